@@ -1,0 +1,237 @@
+"""MNIST as arrays and as `tf.data` pipelines.
+
+Two ways in, never mixed:
+
+* ``VAE_DATA_DIR`` (or ``data_dir=``) names a folder holding the four original
+  IDX gz files. Every file is md5-checked against the folder's ``MD5SUMS`` if it
+  has one (so any data set in the same IDX format loads the same way), else
+  against the official MNIST checksums.
+* With no folder configured, the standard Keras download is used.
+
+A folder that is configured but broken raises :class:`DataError`; it never
+falls back to downloading other data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tensorflow as tf
+
+DATA_DIR_ENV = "VAE_DATA_DIR"
+IMAGE_SHAPE = (28, 28, 1)
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+# IDX magic numbers: 0x0000 then type code 0x08 (unsigned byte) then rank.
+_IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}
+
+Binarization = Literal["static", "dynamic"]
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt, or not what it should be."""
+
+
+@dataclass(frozen=True)
+class Mnist:
+    """Raw MNIST: images ``uint8 [N, 28, 28]`` in 0..255, labels ``uint8 [N]``."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            images = getattr(self, f"{split}_images")
+            labels = getattr(self, f"{split}_labels")
+            if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE[:2]:
+                raise DataError(f"{split} images have shape {images.shape}, expected (N, 28, 28)")
+            if labels.shape != images.shape[:1]:
+                raise DataError(
+                    f"{split} labels have shape {labels.shape}, expected ({images.shape[0]},)"
+                )
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def _expected_md5s(folder: Path) -> dict[str, str]:
+    sums = folder / "MD5SUMS"
+    if not sums.exists():
+        return MNIST_MD5
+    expected = {}
+    for line in sums.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split()
+            expected[name.lstrip("*")] = digest
+    return expected
+
+
+def read_idx(path: Path, rank: int, expected_md5: str | None = None) -> np.ndarray:
+    """Read one gzipped IDX file of unsigned bytes with ``rank`` dimensions.
+
+    Raises :class:`DataError` naming the file if it is missing, fails its md5
+    check, is not gzip, has the wrong header, or is truncated.
+    """
+    if not path.is_file():
+        raise DataError(f"missing data file {path}")
+    if expected_md5 is not None and (actual := _md5(path)) != expected_md5:
+        raise DataError(f"{path} has md5 {actual}, expected {expected_md5}: the file is corrupt")
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path} is not a readable gzip file: {err}") from err
+    header_size = 4 + 4 * rank
+    if len(raw) < header_size:
+        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than its IDX header")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != _IDX_MAGIC[rank]:
+        raise DataError(
+            f"{path} has IDX magic {magic:#010x}, expected {_IDX_MAGIC[rank]:#010x} "
+            f"(unsigned bytes, rank {rank})"
+        )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank))
+    body = np.frombuffer(raw, dtype=np.uint8, offset=header_size)
+    if body.size != int(np.prod(shape)):
+        raise DataError(
+            f"{path} holds {body.size} values, expected {int(np.prod(shape))} for shape {shape}"
+        )
+    return body.reshape(shape)
+
+
+def load_mnist_folder(folder: str | os.PathLike[str]) -> Mnist:
+    """Load the four IDX gz files from ``folder`` (checked, see module doc)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"data folder {folder} does not exist (set by ${DATA_DIR_ENV}?)")
+    expected = _expected_md5s(folder)
+    arrays = {
+        key: read_idx(folder / name, 3 if key.endswith("images") else 1, expected.get(name))
+        for key, name in FILES.items()
+    }
+    return Mnist(**arrays)
+
+
+def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> Mnist:
+    """MNIST from ``data_dir``, else ``$VAE_DATA_DIR``, else the Keras download."""
+    folder = data_dir or os.environ.get(DATA_DIR_ENV)
+    if folder:
+        return load_mnist_folder(folder)
+    try:
+        (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
+    except Exception as err:  # the download raises several kinds, all mean "no data"
+        raise DataError(
+            f"could not download MNIST ({err}); offline, set ${DATA_DIR_ENV} to a folder "
+            f"holding {', '.join(FILES.values())}"
+        ) from err
+    return Mnist(x_train, y_train, x_test, y_test)
+
+
+def to_unit_interval(images: np.ndarray) -> np.ndarray:
+    """``uint8 [N, 28, 28]`` → ``float32 [N, 28, 28, 1]`` grey levels in [0, 1]."""
+    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+def binarize_static(images: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Threshold ``uint8`` images once: pixel → 1.0 if grey level > threshold, else 0.0."""
+    return (to_unit_interval(images) > threshold).astype(np.float32)
+
+
+def binarize_dynamic(grey: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Draw each pixel from Bernoulli(grey level), afresh for every ``seed``."""
+    uniform = tf.random.stateless_uniform(tf.shape(grey), seed=seed)
+    return tf.cast(uniform < grey, tf.float32)
+
+
+@dataclass(frozen=True)
+class Pipelines:
+    """Model inputs ready to batch. Images are ``float32 [N, 28, 28, 1]``.
+
+    With dynamic binarization ``train_images`` holds grey levels and each epoch
+    draws a new binary sample of them; the test set is always binarized once,
+    so that test numbers are comparable between epochs.
+    """
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    batch_size: int
+    seed: int
+    binarization: Binarization
+
+    def train_dataset(self, epoch: int) -> tf.data.Dataset:
+        """Batches for ``epoch``: shuffled by a permutation fixed by (seed, epoch).
+
+        Deterministic: a resumed run sees exactly the batches it would have seen.
+        """
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train_images))
+        images = tf.constant(self.train_images)
+        dataset = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
+        if self.binarization == "dynamic":
+            return dataset.enumerate().map(
+                lambda step, idx: binarize_dynamic(
+                    tf.gather(images, idx), tf.stack([self.seed + 1_000_003 * epoch, step])
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            ).prefetch(tf.data.AUTOTUNE)
+        return dataset.map(lambda idx: tf.gather(images, idx)).prefetch(tf.data.AUTOTUNE)
+
+    def test_dataset(self, batch_size: int | None = None) -> tf.data.Dataset:
+        """Test images in their file order (no shuffle is needed to evaluate)."""
+        return (
+            tf.data.Dataset.from_tensor_slices(self.test_images)
+            .batch(batch_size or self.batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
+
+def make_pipelines(
+    mnist: Mnist,
+    batch_size: int = 32,
+    seed: int = 0,
+    train_size: int | None = None,
+    binarization: Binarization = "static",
+) -> Pipelines:
+    """Binarize ``mnist`` and wrap it for training.
+
+    ``train_size`` keeps the first N training images (a quick run); the test
+    set is always whole.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    n_train = len(mnist.train_images)
+    if train_size is not None and not 1 <= train_size <= n_train:
+        raise ValueError(f"train_size must be in 1..{n_train}, got {train_size}")
+    if binarization not in ("static", "dynamic"):
+        raise ValueError(f"binarization must be 'static' or 'dynamic', got {binarization!r}")
+    keep = slice(0, train_size)
+    train = mnist.train_images[keep]
+    return Pipelines(
+        train_images=binarize_static(train) if binarization == "static" else to_unit_interval(train),
+        train_labels=mnist.train_labels[keep],
+        test_images=binarize_static(mnist.test_images),
+        test_labels=mnist.test_labels,
+        batch_size=batch_size,
+        seed=seed,
+        binarization=binarization,
+    )

@@ -1,0 +1,92 @@
+"""The convolutional VAE: a Gaussian encoder q(z|x) and a Bernoulli decoder p(x|z)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from vae_lib.data import IMAGE_SHAPE
+
+
+def build_encoder(latent_dim: int, filters: tuple[int, int] = (32, 64)) -> keras.Sequential:
+    """x ``[B, 28, 28, 1]`` → ``[B, 2·latent_dim]``: the mean and log-variance of q(z|x), side by side."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=IMAGE_SHAPE),
+            keras.layers.Conv2D(filters[0], 3, strides=2, activation="relu"),  # → 13×13
+            keras.layers.Conv2D(filters[1], 3, strides=2, activation="relu"),  # → 6×6
+            keras.layers.Flatten(),
+            # Linear: a mean and a log-variance may be any real number.
+            keras.layers.Dense(2 * latent_dim),
+        ],
+        name="encoder",
+    )
+
+
+def build_decoder(latent_dim: int, filters: tuple[int, int] = (32, 64)) -> keras.Sequential:
+    """z ``[B, latent_dim]`` → Bernoulli logits ``[B, 28, 28, 1]`` of p(x|z)."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=(latent_dim,)),
+            keras.layers.Dense(7 * 7 * filters[0], activation="relu"),
+            keras.layers.Reshape((7, 7, filters[0])),
+            keras.layers.Conv2DTranspose(filters[1], 3, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv2DTranspose(filters[0], 3, strides=2, padding="same", activation="relu"),
+            # Linear: logits; the loss applies the sigmoid in a numerically stable way.
+            keras.layers.Conv2DTranspose(1, 3, strides=1, padding="same"),
+        ],
+        name="decoder",
+    )
+
+
+class CVAE(keras.Model):
+    """Convolutional variational autoencoder.
+
+    ``filters`` are the channel counts of the two strided convolutions (the
+    decoder mirrors them); the tutorial uses ``(32, 64)``.
+    """
+
+    def __init__(self, latent_dim: int = 2, filters: tuple[int, int] = (32, 64), **kwargs) -> None:
+        super().__init__(**kwargs)
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be positive, got {latent_dim}")
+        self.latent_dim = latent_dim
+        self.filters = tuple(filters)
+        self.encoder = build_encoder(latent_dim, self.filters)
+        self.decoder = build_decoder(latent_dim, self.filters)
+        # Both networks were built from their Input shapes, so every weight already exists.
+        self.built = True
+
+    def encode(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """x ``[B, 28, 28, 1]`` → (mean, logvar), each ``[B, latent_dim]``."""
+        mean, logvar = tf.split(self.encoder(x), 2, axis=-1)
+        return mean, logvar
+
+    def reparameterize(
+        self, mean: tf.Tensor, logvar: tf.Tensor, seed: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """z = mean + σ ⊙ ε with σ = exp(logvar / 2), ε ~ N(0, I), shape of ``mean``.
+
+        With a ``seed`` (int ``[2]``) ε is drawn statelessly, so the same seed
+        gives the same z: this is what makes training reproducible.
+        """
+        shape = tf.shape(mean)
+        eps = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed)
+        return mean + tf.exp(0.5 * logvar) * eps
+
+    def decode(self, z: tf.Tensor, apply_sigmoid: bool = False) -> tf.Tensor:
+        """z ``[B, latent_dim]`` → logits (or, with ``apply_sigmoid``, pixel probabilities) ``[B, 28, 28, 1]``."""
+        logits = self.decoder(z)
+        return tf.sigmoid(logits) if apply_sigmoid else logits
+
+    def sample(self, n: int = 16, eps: tf.Tensor | None = None, seed: int | None = None) -> tf.Tensor:
+        """Pixel probabilities ``[n, 28, 28, 1]`` decoded from z ~ p(z) = N(0, I) (or from ``eps``)."""
+        if eps is None:
+            shape = (n, self.latent_dim)
+            eps = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, [seed, 0])
+        return self.decode(eps, apply_sigmoid=True)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """Reconstruction logits of ``x`` through one posterior sample (lets Keras build the model)."""
+        mean, logvar = self.encode(x)
+        return self.decode(self.reparameterize(mean, logvar))
