@@ -7,8 +7,29 @@ and :mod:`~vae_lib.cli`.
 
 import os
 
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) says nothing a
-# reader needs and would land in notebook outputs; errors still show.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines (CUDA probing, oneDNN notices) silenced.
+
+    A machine without a GPU logs a CUDA error here that is not an error.
+
+    Those lines are written to file descriptor 2 before TensorFlow reads any
+    setting, so they would land in every notebook's output; Python errors
+    still raise as usual.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # the device probe logs too
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+_import_tensorflow_quietly()
 
 __version__ = "0.1.0"

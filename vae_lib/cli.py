@@ -79,11 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=_positive_int, default=DEFAULTS.epochs)
     tr.add_argument("--batch-size", type=_positive_int, default=DEFAULTS.batch_size)
     tr.add_argument("--learning-rate", type=_positive_float, default=DEFAULTS.learning_rate)
-    tr.add_argument("--train-size", type=_positive_int, default=None, help="first N training images (default: all)")
+    tr.add_argument(
+        "--train-size", type=_positive_int, default=None, help="first N training images (default: all)"
+    )
     tr.add_argument("--seed", type=int, default=DEFAULTS.seed)
     tr.add_argument("--binarization", choices=("static", "dynamic"), default=DEFAULTS.binarization)
-    tr.add_argument("--kl", choices=("monte_carlo", "analytic"), default=DEFAULTS.kl,
-                    help="KL estimator of the training loss (default: the tutorial's one-sample estimate)")
+    tr.add_argument(
+        "--kl",
+        choices=("monte_carlo", "analytic"),
+        default=DEFAULTS.kl,
+        help="KL estimator of the training loss (default: the tutorial's one-sample estimate)",
+    )
     tr.add_argument("--filters", type=_filters, default=DEFAULTS.filters, help="conv channels, e.g. 32,64")
     tr.add_argument("--data-dir", type=Path, default=None, help="MNIST IDX folder (default: $VAE_DATA_DIR)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,8 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev = commands.add_parser("evaluate", help="test ELBO and importance-weighted bound of a trained run")
     ev.add_argument("run_dir", type=Path)
     ev.add_argument("--iw-samples", type=_positive_int, default=100, help="k of the bound L_k (default 100)")
-    ev.add_argument("--iw-images", type=_positive_int, default=None,
-                    help="bound on the first N test images only (default: all 10,000)")
+    ev.add_argument(
+        "--iw-images",
+        type=_positive_int,
+        default=None,
+        help="bound on the first N test images only (default: all 10,000)",
+    )
     ev.add_argument("--data-dir", type=Path, default=None)
     ev.add_argument("--quiet", action="store_true")
     return parser
@@ -126,25 +136,36 @@ def update_metrics(out: Path, values: dict) -> dict:
 
 def run_train(args: argparse.Namespace) -> int:
     config = TrainConfig(
-        latent_dim=args.latent_dim, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, train_size=args.train_size, seed=args.seed,
-        binarization=args.binarization, kl=args.kl, filters=args.filters,
+        latent_dim=args.latent_dim,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        train_size=args.train_size,
+        seed=args.seed,
+        binarization=args.binarization,
+        kl=args.kl,
+        filters=args.filters,
     )
     mnist = load_mnist(args.data_dir)
     hook = plots.EpochImages(args.out, config.latent_dim, seed=config.seed)
     model, history = train(config, args.out, mnist, hooks=[hook], progress=not args.quiet)
     write_figures(args.out, model, history, mnist, config)
     last = history[-1]
-    metrics = update_metrics(args.out, {
-        "test_elbo": last["test_elbo"],
-        "test_reconstruction": last["test_reconstruction"],
-        "test_kl": last["test_kl"],
-        "epochs": int(last["epoch"]),
-        "seconds_per_epoch": float(np.mean([row["seconds"] for row in history])),
-        "config": config.to_json(),
-    })
-    print(f"test ELBO after {metrics['epochs']} epochs: {metrics['test_elbo']:.2f} nats "
-          f"({metrics['seconds_per_epoch']:.1f} s per epoch); results in {args.out}")
+    metrics = update_metrics(
+        args.out,
+        {
+            "test_elbo": last["test_elbo"],
+            "test_reconstruction": last["test_reconstruction"],
+            "test_kl": last["test_kl"],
+            "epochs": int(last["epoch"]),
+            "seconds_per_epoch": float(np.mean([row["seconds"] for row in history])),
+            "config": config.to_json(),
+        },
+    )
+    print(
+        f"test ELBO after {metrics['epochs']} epochs: {metrics['test_elbo']:.2f} nats "
+        f"({metrics['seconds_per_epoch']:.1f} s per epoch); results in {args.out}"
+    )
     return 0
 
 
@@ -154,8 +175,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     elbo = evaluate(model, data.test_dataset(batch_size=500))
     images = data.test_images[: args.iw_images]
     bound = evaluate_iw_bound(model, images, args.iw_samples, progress=not args.quiet)
-    update_metrics(args.run_dir, {**elbo, "test_iw_bound": bound, "iw_samples": args.iw_samples,
-                                  "iw_images": len(images)})
+    update_metrics(
+        args.run_dir,
+        {**elbo, "test_iw_bound": bound, "iw_samples": args.iw_samples, "iw_images": len(images)},
+    )
     print(f"test ELBO:  {elbo['test_elbo']:.2f} nats (10,000 images)")
     print(f"test L_{args.iw_samples}: {bound:.2f} nats ({len(images):,} images), a tighter bound on log p(x)")
     return 0
@@ -169,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m vae_lib: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to continue from the last finished epoch",
-              file=sys.stderr)
+        print(
+            "\ninterrupted: run the same command again to continue from the last finished epoch",
+            file=sys.stderr,
+        )
         return 130

@@ -65,9 +65,7 @@ class Mnist:
             if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE[:2]:
                 raise DataError(f"{split} images have shape {images.shape}, expected (N, 28, 28)")
             if labels.shape != images.shape[:1]:
-                raise DataError(
-                    f"{split} labels have shape {labels.shape}, expected ({images.shape[0]},)"
-                )
+                raise DataError(f"{split} labels have shape {labels.shape}, expected ({images.shape[0]},)")
 
 
 def _md5(path: Path) -> str:
@@ -112,9 +110,7 @@ def read_idx(path: Path, rank: int, expected_md5: str | None = None) -> np.ndarr
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank))
     body = np.frombuffer(raw, dtype=np.uint8, offset=header_size)
     if body.size != int(np.prod(shape)):
-        raise DataError(
-            f"{path} holds {body.size} values, expected {int(np.prod(shape))} for shape {shape}"
-        )
+        raise DataError(f"{path} holds {body.size} values, expected {int(np.prod(shape))} for shape {shape}")
     return body.reshape(shape)
 
 
@@ -188,12 +184,16 @@ class Pipelines:
         images = tf.constant(self.train_images)
         dataset = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
         if self.binarization == "dynamic":
-            return dataset.enumerate().map(
-                lambda step, idx: binarize_dynamic(
-                    tf.gather(images, idx), tf.stack([self.seed + 1_000_003 * epoch, step])
-                ),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            ).prefetch(tf.data.AUTOTUNE)
+            return (
+                dataset.enumerate()
+                .map(
+                    lambda step, idx: binarize_dynamic(
+                        tf.gather(images, idx), tf.stack([self.seed + 1_000_003 * epoch, step])
+                    ),
+                    num_parallel_calls=tf.data.AUTOTUNE,
+                )
+                .prefetch(tf.data.AUTOTUNE)
+            )
         return dataset.map(lambda idx: tf.gather(images, idx)).prefetch(tf.data.AUTOTUNE)
 
     def test_dataset(self, batch_size: int | None = None) -> tf.data.Dataset:

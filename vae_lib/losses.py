@@ -24,18 +24,18 @@ def log_normal_pdf(sample: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor, axis: 
     ``mean`` and ``logvar`` broadcast against ``sample``; pass ``0.0, 0.0`` for
     the standard normal prior p(z).
     """
-    return tf.reduce_sum(
-        -0.5 * ((sample - mean) ** 2 * tf.exp(-logvar) + logvar + LOG_2PI), axis=axis
-    )
+    return tf.reduce_sum(-0.5 * ((sample - mean) ** 2 * tf.exp(-logvar) + logvar + LOG_2PI), axis=axis)
 
 
 def bernoulli_log_likelihood(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """log p(x|z) for binary images ``[..., 28, 28, 1]`` given decoder logits, in nats ``[...]``.
 
+    ``x`` broadcasts against ``logits`` (several samples of z per image).
     ``sigmoid_cross_entropy_with_logits`` is −[x log σ(l) + (1−x) log(1−σ(l))],
     computed without overflow for large |l|.
     """
-    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits)
+    labels = tf.broadcast_to(x, tf.shape(logits))
+    cross_entropy = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
     return -tf.reduce_sum(cross_entropy, axis=[-3, -2, -1])
 
 

@@ -62,9 +62,7 @@ class CVAE(keras.Model):
         mean, logvar = tf.split(self.encoder(x), 2, axis=-1)
         return mean, logvar
 
-    def reparameterize(
-        self, mean: tf.Tensor, logvar: tf.Tensor, seed: tf.Tensor | None = None
-    ) -> tf.Tensor:
+    def reparameterize(self, mean: tf.Tensor, logvar: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
         """z = mean + σ ⊙ ε with σ = exp(logvar / 2), ε ~ N(0, I), shape of ``mean``.
 
         With a ``seed`` (int ``[2]``) ε is drawn statelessly, so the same seed
@@ -75,7 +73,7 @@ class CVAE(keras.Model):
         return mean + tf.exp(0.5 * logvar) * eps
 
     def decode(self, z: tf.Tensor, apply_sigmoid: bool = False) -> tf.Tensor:
-        """z ``[B, latent_dim]`` → logits (or, with ``apply_sigmoid``, pixel probabilities) ``[B, 28, 28, 1]``."""
+        """z ``[B, latent_dim]`` → logits ``[B, 28, 28, 1]`` (probabilities with ``apply_sigmoid``)."""
         logits = self.decoder(z)
         return tf.sigmoid(logits) if apply_sigmoid else logits
 

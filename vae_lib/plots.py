@@ -126,7 +126,9 @@ def interpolate(model: CVAE, x_start: np.ndarray, x_end: np.ndarray, steps: int 
     return model.decode(z, apply_sigmoid=True).numpy()
 
 
-def plot_interpolation(model: CVAE, pairs: Sequence[tuple[np.ndarray, np.ndarray]], steps: int = 10) -> Figure:
+def plot_interpolation(
+    model: CVAE, pairs: Sequence[tuple[np.ndarray, np.ndarray]], steps: int = 10
+) -> Figure:
     """One row per pair of images: the walk between their latent codes."""
     rows = np.concatenate([interpolate(model, a, b, steps) for a, b in pairs])
     return plot_images(rows, ncols=steps, title="Interpolation in latent space")
@@ -176,7 +178,9 @@ class EpochImages:
         return sorted(self.out_dir.glob("epoch_*.png"))
 
 
-def save_gif(frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str], seconds_per_frame: float = 0.5) -> Path:
+def save_gif(
+    frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str], seconds_per_frame: float = 0.5
+) -> Path:
     """An animated GIF of image files, looping forever; the last frame is held three times as long."""
     if not frames:
         raise ValueError("no frames to animate")

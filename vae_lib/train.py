@@ -200,7 +200,7 @@ def make_train_step(
             negative_elbo = -elbo_terms(model, x, step_seed, kl=config.kl).elbo
             loss = tf.reduce_mean(negative_elbo)
         gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
         loss_total.assign_add(tf.reduce_sum(negative_elbo))
 
     return train_step
@@ -239,7 +239,11 @@ def evaluate(model: CVAE, batches: Iterable[tf.Tensor], seed: int = EVAL_STREAM)
 
 
 def evaluate_iw_bound(
-    model: CVAE, images: np.ndarray, k: int, batch_size: int = 100, seed: int = EVAL_STREAM,
+    model: CVAE,
+    images: np.ndarray,
+    k: int,
+    batch_size: int = 100,
+    seed: int = EVAL_STREAM,
     progress: bool = True,
 ) -> float:
     """Mean importance-weighted bound L_k over ``images`` ``[N, 28, 28, 1]``, in nats.
@@ -248,14 +252,18 @@ def evaluate_iw_bound(
     decodes roughly 1,000 images per second.
     """
 
-    @tf.function(input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), tf.TensorSpec([], tf.int64)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), tf.TensorSpec([], tf.int64)]
+    )
     def batch_bound(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
         seed_pair = tf.stack([tf.constant(seed, tf.int64), index])
         return tf.reduce_sum(importance_weighted_bound(model, x, k, seed_pair))
 
     total = 0.0
     starts = range(0, len(images), batch_size)
-    for index, start in enumerate(tqdm(starts, desc=f"L_{k}", unit="batch", disable=not progress, leave=False)):
+    for index, start in enumerate(
+        tqdm(starts, desc=f"L_{k}", unit="batch", disable=not progress, leave=False)
+    ):
         total += float(batch_bound(images[start : start + batch_size], tf.constant(index, tf.int64)))
     return total / len(images)
 
@@ -307,8 +315,11 @@ def train(
         loss_total.assign(0.0)
         start = time.perf_counter()
         with tqdm(
-            total=steps_per_epoch, desc=f"epoch {epoch}/{config.epochs}", disable=not progress,
-            unit="step", leave=False,
+            total=steps_per_epoch,
+            desc=f"epoch {epoch}/{config.epochs}",
+            disable=not progress,
+            unit="step",
+            leave=False,
         ) as bar:
             for step, x in enumerate(data.train_dataset(epoch), start=1):
                 train_step(x)

@@ -1,0 +1,52 @@
+"""Shared fixtures: real MNIST from $VAE_DATA_DIR (or the Keras download), loaded once."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vae_lib  # noqa: F401  (silences TensorFlow's start-up lines before anything imports it)
+from vae_lib.data import FILES, Mnist, load_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist() -> Mnist:
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist: Mnist) -> Mnist:
+    """The first 512 training and 500 test images: enough to learn something, quick to train on."""
+    return Mnist(
+        mnist.train_images[:512], mnist.train_labels[:512], mnist.test_images[:500], mnist.test_labels[:500]
+    )
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` (uint8) as a gzipped IDX file: magic 0x0000_08_rank, big-endian sizes, bytes."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def write_md5sums(folder: Path) -> None:
+    lines = [f"{hashlib.md5((folder / n).read_bytes()).hexdigest()}  {n}" for n in FILES.values()]
+    (folder / "MD5SUMS").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def idx_folder(tmp_path: Path, mnist: Mnist) -> Path:
+    """A folder of small IDX gz files (100 train, 50 test images) with its MD5SUMS, for a test to damage."""
+    arrays = {
+        "train_images": mnist.train_images[:100],
+        "train_labels": mnist.train_labels[:100],
+        "test_images": mnist.test_images[:50],
+        "test_labels": mnist.test_labels[:50],
+    }
+    for key, name in FILES.items():
+        write_idx(tmp_path / name, arrays[key])
+    write_md5sums(tmp_path)
+    return tmp_path

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import write_idx, write_md5sums
+
+from vae_lib import data
+from vae_lib.data import DataError, Mnist, binarize_dynamic, binarize_static, load_mnist, make_pipelines
+
+
+def test_real_mnist_has_its_known_shapes_and_labels(mnist: Mnist) -> None:
+    assert mnist.train_images.shape == (60000, 28, 28)
+    assert mnist.test_images.shape == (10000, 28, 28)
+    assert mnist.train_images.dtype == np.uint8
+    assert set(np.unique(mnist.train_labels)) == set(range(10))
+    assert mnist.train_images.max() == 255
+
+
+@pytest.mark.skipif("VAE_DATA_DIR" not in os.environ, reason="checks the official files of $VAE_DATA_DIR")
+def test_official_folder_is_checked_against_the_official_md5s() -> None:
+    folder = Path(os.environ["VAE_DATA_DIR"])
+    for name, digest in data.MNIST_MD5.items():
+        assert data._md5(folder / name) == digest
+
+
+def test_folder_loads_like_any_idx_data_set(idx_folder: Path, mnist: Mnist) -> None:
+    loaded = load_mnist(idx_folder)
+    np.testing.assert_array_equal(loaded.train_images, mnist.train_images[:100])
+    np.testing.assert_array_equal(loaded.test_labels, mnist.test_labels[:50])
+
+
+def test_environment_variable_names_the_folder(idx_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(idx_folder))
+    assert len(load_mnist().train_images) == 100
+
+
+def test_missing_file_is_named(idx_folder: Path) -> None:
+    (idx_folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"missing data file .*t10k-labels-idx1-ubyte.gz"):
+        load_mnist(idx_folder)
+
+
+def test_wrong_md5_is_named(idx_folder: Path) -> None:
+    path = idx_folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-10])  # truncated, MD5SUMS not updated
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz has md5 .* expected"):
+        load_mnist(idx_folder)
+
+
+def test_truncated_file_is_named_even_when_its_md5_matches(idx_folder: Path) -> None:
+    path = idx_folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-100]))
+    write_md5sums(idx_folder)
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz holds 78300 values, expected 78400"):
+        load_mnist(idx_folder)
+
+
+def test_file_that_is_not_gzip_is_named(idx_folder: Path) -> None:
+    (idx_folder / "train-labels-idx1-ubyte.gz").write_bytes(b"not a gzip file")
+    write_md5sums(idx_folder)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz is not a readable gzip file"):
+        load_mnist(idx_folder)
+
+
+def test_wrong_idx_header_is_named(idx_folder: Path) -> None:
+    # Labels stored as a rank-3 array: a well-formed IDX file, but not what this name must hold.
+    write_idx(idx_folder / "train-labels-idx1-ubyte.gz", np.zeros((100, 1, 1), np.uint8))
+    write_md5sums(idx_folder)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz has IDX magic 0x00000803, expected"):
+        load_mnist(idx_folder)
+
+
+def test_wrong_image_shape_is_named(idx_folder: Path) -> None:
+    write_idx(idx_folder / "t10k-images-idx3-ubyte.gz", np.zeros((50, 28, 27), np.uint8))
+    write_md5sums(idx_folder)
+    with pytest.raises(DataError, match=r"test images have shape \(50, 28, 27\), expected \(N, 28, 28\)"):
+        load_mnist(idx_folder)
+
+
+def test_label_count_must_match_image_count(idx_folder: Path) -> None:
+    write_idx(idx_folder / "t10k-labels-idx1-ubyte.gz", np.zeros(49, np.uint8))
+    write_md5sums(idx_folder)
+    with pytest.raises(DataError, match=r"test labels have shape \(49,\), expected \(50,\)"):
+        load_mnist(idx_folder)
+
+
+def test_configured_folder_never_falls_back_to_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_download() -> None:
+        raise AssertionError("must not download when a folder is configured")
+
+    monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", no_download)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match=r"data folder .*nowhere does not exist"):
+        load_mnist()
+
+
+def test_without_folder_the_keras_download_is_used(monkeypatch: pytest.MonkeyPatch, mnist: Mnist) -> None:
+    split = (mnist.train_images[:10], mnist.train_labels[:10]), (mnist.test_images[:5], mnist.test_labels[:5])
+    monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", lambda: split)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    assert load_mnist().test_images.shape == (5, 28, 28)
+
+
+def test_failed_download_says_how_to_work_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline() -> None:
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", offline)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    with pytest.raises(DataError, match=r"could not download MNIST .*set \$VAE_DATA_DIR"):
+        load_mnist()
+
+
+def test_static_binarization_thresholds_at_half() -> None:
+    grey = np.array([[[0, 127, 128, 255]]], np.uint8)
+    np.testing.assert_array_equal(binarize_static(grey)[0, 0, :, 0], [0.0, 0.0, 1.0, 1.0])
+    assert binarize_static(grey).shape == (1, 1, 4, 1)
+
+
+def test_dynamic_binarization_samples_the_grey_level() -> None:
+    grey = tf.fill([200, 28, 28, 1], 0.3)
+    first = binarize_dynamic(grey, tf.constant([1, 2], tf.int64))
+    again = binarize_dynamic(grey, tf.constant([1, 2], tf.int64))
+    other = binarize_dynamic(grey, tf.constant([1, 3], tf.int64))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert set(np.unique(first)) == {0.0, 1.0}
+    assert abs(float(tf.reduce_mean(first)) - 0.3) < 0.01
+
+
+def test_train_batches_are_a_seeded_permutation(small_mnist: Mnist) -> None:
+    pipes = make_pipelines(small_mnist, batch_size=100, seed=7)
+    epoch1 = np.concatenate(list(pipes.train_dataset(1).as_numpy_iterator()))
+    epoch1_again = np.concatenate(list(pipes.train_dataset(1).as_numpy_iterator()))
+    epoch2 = np.concatenate(list(pipes.train_dataset(2).as_numpy_iterator()))
+    assert epoch1.shape == (512, 28, 28, 1)
+    np.testing.assert_array_equal(epoch1, epoch1_again)
+    assert not np.array_equal(epoch1, epoch2)
+    # Every image exactly once: the sorted pixel sums agree.
+    np.testing.assert_array_equal(
+        np.sort(epoch1.sum(axis=(1, 2, 3))), np.sort(pipes.train_images.sum(axis=(1, 2, 3)))
+    )
+
+
+def test_dynamic_pipeline_draws_new_pixels_each_epoch(small_mnist: Mnist) -> None:
+    pipes = make_pipelines(small_mnist, batch_size=512, binarization="dynamic")
+    one = next(iter(pipes.train_dataset(1))).numpy()
+    assert set(np.unique(one)) <= {0.0, 1.0}
+    assert set(np.unique(pipes.test_images)) == {0.0, 1.0}
+
+
+def test_train_size_keeps_the_first_images(small_mnist: Mnist) -> None:
+    pipes = make_pipelines(small_mnist, batch_size=32, train_size=100)
+    assert pipes.train_images.shape == (100, 28, 28, 1)
+    assert [int(b.shape[0]) for b in pipes.train_dataset(1)] == [32, 32, 32, 4]
+    assert pipes.test_images.shape == (500, 28, 28, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be positive"),
+        ({"train_size": 513}, "train_size must be in 1..512"),
+        ({"binarization": "fuzzy"}, "binarization must be 'static' or 'dynamic'"),
+    ],
+)
+def test_bad_pipeline_arguments_are_named(small_mnist: Mnist, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_pipelines(small_mnist, **kwargs)

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vae_lib.data import Mnist
+from vae_lib.model import CVAE
+from vae_lib.train import (
+    HISTORY_FIELDS,
+    ConfigMismatchError,
+    NonFiniteLossError,
+    TrainConfig,
+    load_run,
+    read_history_csv,
+    train,
+)
+
+QUICK = TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, seed=3)
+
+
+def numbers(history: list[dict]) -> list[dict]:
+    """A history without its wall-clock column, the one thing that may differ between runs."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+class StopAfter:
+    """A hook that interrupts training once ``epoch`` is finished, like Ctrl-C would."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __call__(self, epoch: int, model: CVAE) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def reference(small_mnist: Mnist, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, CVAE, list]:
+    out = tmp_path_factory.mktemp("reference")
+    model, history = train(QUICK, out, small_mnist, progress=False)
+    return out, model, history
+
+
+def test_history_has_a_finite_row_per_epoch_and_learns(reference: tuple) -> None:
+    _, _, history = reference
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert all(set(row) == set(HISTORY_FIELDS) for row in history)
+    assert all(math.isfinite(v) for row in history for v in row.values())
+    assert history[-1]["test_elbo"] > history[0]["test_elbo"] + 10
+    assert all(row["test_elbo"] < 0 for row in history)
+    for row in history:
+        assert row["test_elbo"] == pytest.approx(row["test_reconstruction"] - row["test_kl"])
+
+
+def test_run_folder_holds_config_history_and_checkpoint(reference: tuple) -> None:
+    out, model, history = reference
+    assert read_history_csv(out / "history.csv") == history
+    assert json.loads((out / "config.json").read_text())["seed"] == 3
+    assert (out / "checkpoints" / "latest").read_text() == "epoch-0003"
+    config, loaded, loaded_history = load_run(out)
+    assert config == QUICK
+    assert loaded_history == history
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_gives_the_same_numbers(reference: tuple, small_mnist: Mnist) -> None:
+    _, model, history = reference
+    again_model, again = train(QUICK, None, small_mnist, progress=False)
+    assert numbers(again) == numbers(history)
+    np.testing.assert_array_equal(again_model.get_weights()[0], model.get_weights()[0])
+
+
+def test_another_seed_gives_other_numbers(reference: tuple, small_mnist: Mnist) -> None:
+    _, _, history = reference
+    _, other = train(dataclasses.replace(QUICK, seed=4, epochs=1), None, small_mnist, progress=False)
+    assert other[0]["test_elbo"] != history[0]["test_elbo"]
+
+
+def test_interrupted_run_resumes_to_the_same_history(
+    reference: tuple, small_mnist: Mnist, tmp_path: Path
+) -> None:
+    _, model, history = reference
+    with pytest.raises(KeyboardInterrupt):
+        train(QUICK, tmp_path, small_mnist, hooks=[StopAfter(1)], progress=False)
+    assert len(read_history_csv(tmp_path / "history.csv")) == 1
+    # A kill during the next checkpoint's write leaves a partial folder behind; it must be ignored.
+    (tmp_path / "checkpoints" / "epoch-0002.partial").mkdir()
+    resumed_model, resumed = train(QUICK, tmp_path, small_mnist, progress=False)
+    assert numbers(resumed) == numbers(history)
+    assert numbers(read_history_csv(tmp_path / "history.csv")) == numbers(history)
+    for a, b in zip(model.get_weights(), resumed_model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_finished_run_is_loaded_not_retrained(reference: tuple, small_mnist: Mnist) -> None:
+    out, _, history = reference
+    calls: list[int] = []
+    _, again = train(
+        QUICK, out, small_mnist, hooks=[lambda epoch, model: calls.append(epoch)], progress=False
+    )
+    assert again == history
+    assert calls == []
+
+
+def test_more_epochs_continue_a_finished_run(small_mnist: Mnist, tmp_path: Path) -> None:
+    one = dataclasses.replace(QUICK, epochs=1)
+    train(one, tmp_path, small_mnist, progress=False)
+    _, history = train(dataclasses.replace(one, epochs=2), tmp_path, small_mnist, progress=False)
+    assert [row["epoch"] for row in history] == [1, 2]
+
+
+def test_folder_of_another_run_is_refused(reference: tuple, small_mnist: Mnist) -> None:
+    out, _, _ = reference
+    with pytest.raises(ConfigMismatchError, match=r"'latent_dim': \(2, 5\)"):
+        train(dataclasses.replace(QUICK, latent_dim=5), out, small_mnist, progress=False)
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
+    small_mnist: Mnist, tmp_path: Path
+) -> None:
+    def poison(epoch: int, model: CVAE) -> None:
+        if epoch == 1:
+            weights = model.decoder.get_weights()
+            weights[0][:] = np.nan
+            model.decoder.set_weights(weights)
+
+    with pytest.raises(NonFiniteLossError, match=r"loss became nan in epoch 2 .*last good checkpoint"):
+        train(QUICK, tmp_path, small_mnist, hooks=[poison], progress=False)
+    assert (tmp_path / "checkpoints" / "latest").read_text() == "epoch-0001"
+    assert len(read_history_csv(tmp_path / "history.csv")) == 1
+    _, model, _ = load_run(tmp_path)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
