@@ -23,6 +23,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import tensorflow as tf
 
 from vae_lib import plots
 from vae_lib.data import DataError, Mnist, load_mnist, make_pipelines
@@ -91,6 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="KL estimator of the training loss (default: the tutorial's one-sample estimate)",
     )
     tr.add_argument("--filters", type=_filters, default=DEFAULTS.filters, help="conv channels, e.g. 32,64")
+    tr.add_argument(
+        "--precision",
+        choices=("float32", "mixed_bfloat16"),
+        default=DEFAULTS.precision,
+        help="mixed_bfloat16: faster where the hardware has bfloat16 units",
+    )
+    tr.add_argument("--xla", action="store_true", help="compile each step with XLA (measure first)")
+    tr.add_argument(
+        "--multi-device",
+        action="store_true",
+        help="spread each batch over all visible GPUs (tf.distribute.MirroredStrategy)",
+    )
     tr.add_argument("--data-dir", type=Path, default=None, help="MNIST IDX folder (default: $VAE_DATA_DIR)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -145,10 +158,13 @@ def run_train(args: argparse.Namespace) -> int:
         binarization=args.binarization,
         kl=args.kl,
         filters=args.filters,
+        precision=args.precision,
+        xla=args.xla,
     )
     mnist = load_mnist(args.data_dir)
     hook = plots.EpochImages(args.out, config.latent_dim, seed=config.seed)
-    model, history = train(config, args.out, mnist, hooks=[hook], progress=not args.quiet)
+    strategy = tf.distribute.MirroredStrategy() if args.multi_device else None
+    model, history = train(config, args.out, mnist, hooks=[hook], progress=not args.quiet, strategy=strategy)
     write_figures(args.out, model, history, mnist, config)
     last = history[-1]
     metrics = update_metrics(
