@@ -23,9 +23,11 @@
 # turns $z$ into one probability per pixel, and the pixels are drawn from those:
 #
 # $$
-# z \sim p(z) = \mathcal{N}(0, I_d), \qquad
-# x \mid z \sim p_\theta(x \mid z) = \prod_{i=1}^{784} \mathrm{Bernoulli}\bigl(x_i;\ \sigma(\ell_i)\bigr),
+# \begin{aligned}
+# z &\sim p(z) = \mathcal{N}(0, I_d), \\
+# x \mid z &\sim p_\theta(x \mid z) = \prod_{i=1}^{784} \mathrm{Bernoulli}\bigl(x_i;\ \sigma(\ell_i)\bigr),
 # \qquad \ell = f_\theta(z),
+# \end{aligned}
 # $$
 #
 # where $f_\theta$ is the decoder with weights $\theta$, $\ell \in \mathbb{R}^{784}$ are its

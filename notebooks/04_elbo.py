@@ -98,9 +98,11 @@ tfd = tfp.distributions
 # $p_\theta(x, z) = p_\theta(z \mid x)\, p_\theta(x)$ inside the bound,
 #
 # $$
+# \begin{aligned}
 # \mathcal{L}(\theta, \phi; x)
-# = \mathbb{E}_{q}\bigl[\log p_\theta(z \mid x) + \log p_\theta(x) - \log q_\phi(z \mid x)\bigr]
-# = \log p_\theta(x) - \mathrm{KL}\bigl(q_\phi(z \mid x)\,\big\|\,p_\theta(z \mid x)\bigr),
+# &= \mathbb{E}_{q}\bigl[\log p_\theta(z \mid x) + \log p_\theta(x) - \log q_\phi(z \mid x)\bigr] \\
+# &= \log p_\theta(x) - \mathrm{KL}\bigl(q_\phi(z \mid x)\,\big\|\,p_\theta(z \mid x)\bigr),
+# \end{aligned}
 # $$
 #
 # so
@@ -216,9 +218,12 @@ Code(inspect.getsource(losses.log_normal_pdf), language="python")
 # $p = \mathcal{N}(0, I)$, each of the $d$ independent coordinates contributes
 #
 # $$
+# \begin{aligned}
 # \mathbb{E}_q\bigl[\log q(z_j) - \log p(z_j)\bigr]
-# = \mathbb{E}_q\!\left[-\tfrac12 \log \sigma_j^2 - \frac{(z_j-\mu_j)^2}{2\sigma_j^2} + \frac{z_j^2}{2}\right]
-# = -\tfrac12\log\sigma_j^2 - \tfrac12 + \tfrac12\bigl(\sigma_j^2 + \mu_j^2\bigr),
+# &= \mathbb{E}_q\!\left[-\tfrac12 \log \sigma_j^2
+#    - \frac{(z_j-\mu_j)^2}{2\sigma_j^2} + \frac{z_j^2}{2}\right] \\
+# &= -\tfrac12\log\sigma_j^2 - \tfrac12 + \tfrac12\bigl(\sigma_j^2 + \mu_j^2\bigr),
+# \end{aligned}
 # $$
 #
 # using $\mathbb{E}_q[(z_j-\mu_j)^2] = \sigma_j^2$ and $\mathbb{E}_q[z_j^2] = \sigma_j^2 + \mu_j^2$.
