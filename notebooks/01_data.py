@@ -206,7 +206,7 @@ print("test: ", pipes.test_images.shape, pipes.test_images.dtype, "values", np.u
 # uninterrupted run; with the permutation the batches of an epoch are a pure function of
 # the seed and the epoch number, and an interrupted run resumes exactly where it stopped.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 Code(inspect.getsource(data.Pipelines.train_dataset), language="python")
 
 # %%

@@ -97,15 +97,15 @@ stages = [
     ("ConvT 3×3/2\nReLU", "28×28×32", 28, 32, "C1"),
     ("ConvT 3×3/1", "logits\n28×28×1", 28, 1, "C1"),
 ]
-fig, ax = plt.subplots(figsize=(12, 3.4))
+fig, ax = plt.subplots(figsize=(9.5, 3.3))
 x_pos = 0.0
 centres = []
 for label, shape, size, channels, colour in stages:
     height = 0.4 + 2.6 * size / 28
     width = 0.25 + 0.5 * np.log2(channels + 1) / 6
     ax.add_patch(Rectangle((x_pos, -height / 2), width, height, color=colour, alpha=0.75))
-    ax.text(x_pos + width / 2, 1.75, label, ha="center", va="bottom", fontsize=8.5)
-    ax.text(x_pos + width / 2, -1.75, shape, ha="center", va="top", fontsize=8.5)
+    ax.text(x_pos + width / 2, 1.75, label, ha="center", va="bottom", fontsize=9)
+    ax.text(x_pos + width / 2, -1.75, shape, ha="center", va="top", fontsize=9)
     centres.append((x_pos, x_pos + width))
     x_pos += width + 0.55
 for (_, right), (left, _) in itertools.pairwise(centres):
@@ -117,7 +117,7 @@ captions = [
     ((centres[5][0] + centres[8][1]) / 2, r"decoder  $p_\theta(x\,|\,z)$", "C1"),
 ]
 for x_text, caption, colour in captions:
-    ax.text(x_text, -2.75, caption, ha="center", color=colour)
+    ax.text(x_text, -2.75, caption, ha="center", color=colour, fontsize=10.5)
 ax.set_xlim(-0.3, x_pos - 0.2)
 ax.set_ylim(-3.1, 2.6)
 ax.set_axis_off()
@@ -127,7 +127,7 @@ plt.show()
 # %% [markdown]
 # In `vae_lib.model` the two networks are plain `keras.Sequential` stacks:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 Code("\n\n".join(inspect.getsource(f) for f in (model.build_encoder, model.build_decoder)), language="python")
 
 # %% [markdown]

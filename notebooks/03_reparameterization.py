@@ -107,7 +107,7 @@ plt.show()
 # In `vae_lib` the trick is one line of `CVAE.reparameterize`. The optional `seed` makes
 # the noise reproducible, which chapter 5 uses to make training deterministic.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 Code(inspect.getsource(model.CVAE.reparameterize), language="python")
 
 # %% [markdown]

@@ -207,7 +207,7 @@ plt.show()
 #
 # with $\log p(z)$ the case $\mu = 0$, $\log\sigma^2 = 0$.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 Code(inspect.getsource(losses.log_normal_pdf), language="python")
 
 # %% [markdown]
@@ -246,7 +246,7 @@ Code(inspect.getsource(losses.log_normal_pdf), language="python")
 # computes either (`kl="monte_carlo"` or `kl="analytic"`); the training recipe of
 # chapter 5 uses the tutorial's Monte Carlo version, and the evaluation uses the analytic one.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 Code(inspect.getsource(losses.gaussian_kl) + "\n\n" + inspect.getsource(losses.elbo_terms), language="python")
 
 # %% [markdown]
@@ -413,7 +413,7 @@ plt.show()
 # samples in chunks to bound memory. Chapter 6 uses it to ask how far the trained model's
 # ELBO is from its true log-likelihood.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 Code(inspect.getsource(losses.importance_weighted_bound), language="python")
 
 # %% [markdown]

@@ -101,7 +101,7 @@ print("output folder:", RUN_DIR)
 # stopped and resumed without changing its result. (The `strategy` argument is TensorFlow's
 # way of spreading a batch over several devices; with one device it does nothing.)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-input"]
 Code(inspect.getsource(training.make_train_loop), language="python")
 
 # %% [markdown]

@@ -136,7 +136,7 @@ plt.show()
 # %% tags=["nbval-ignore-output"]
 means = plots.encode_means(cvae, test_images)
 print("posterior means of the test set: average", np.round(means.mean(axis=0), 2))
-print("covariance (the prior's is the identity):\n", np.round(np.cov(means.T), 2))
+print("covariance (the prior's is the identity):\n", np.round(np.cov(means.T), 2) + 0.0)
 
 # %% [markdown]
 # ## Walking between digits
