@@ -39,7 +39,8 @@ import os
 from pathlib import Path
 
 from vae_lib import data, plots
-from vae_lib.train import TrainConfig, evaluate_iw_bound, train
+from vae_lib.evaluate import evaluate_iw_bound
+from vae_lib.train import TrainConfig, train
 
 # isort: split
 import matplotlib.pyplot as plt

@@ -27,14 +27,13 @@ import tensorflow as tf
 
 from vae_lib import plots
 from vae_lib.data import DataError, Mnist, load_mnist, make_pipelines
+from vae_lib.evaluate import evaluate, evaluate_iw_bound
 from vae_lib.model import CVAE
 from vae_lib.train import (
     ConfigMismatchError,
     History,
     NonFiniteLossError,
     TrainConfig,
-    evaluate,
-    evaluate_iw_bound,
     load_run,
     train,
 )

@@ -21,7 +21,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +30,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from vae_lib.data import IMAGE_SHAPE, Binarization, Mnist, Pipelines, load_mnist, make_pipelines
-from vae_lib.losses import KlEstimator, elbo_terms, importance_weighted_bound
+from vae_lib.data import Binarization, Mnist, Pipelines, load_mnist, make_pipelines
+from vae_lib.evaluate import evaluate
+from vae_lib.losses import KlEstimator, elbo_terms
 from vae_lib.model import CVAE, Precision
 
 HISTORY_FIELDS = ("epoch", "train_loss", "test_elbo", "test_reconstruction", "test_kl", "seconds")
-# Evaluation draws its posterior samples from its own stream, apart from training's.
-EVAL_STREAM = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
     _write_atomic(path, json.dumps(config.to_json(), indent=2))
 
 
-# --- compiled steps ----------------------------------------------------------------------------
+# --- the compiled loop ----------------------------------------------------------------------------
 
 
 def make_train_loop(
@@ -224,68 +223,6 @@ def make_train_loop(
         return total
 
     return train_steps
-
-
-def make_eval_step(model: CVAE, seed: int) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """A compiled step: the summed ELBO, reconstruction and KL (nats, ``[3]``) of a test batch."""
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32),
-            tf.TensorSpec([], tf.int64),
-        ]
-    )
-    def eval_step(x: tf.Tensor, batch_index: tf.Tensor) -> tf.Tensor:
-        terms = elbo_terms(model, x, tf.stack([tf.constant(seed, tf.int64), batch_index]), kl="analytic")
-        return tf.stack([tf.reduce_sum(t) for t in terms])
-
-    return eval_step
-
-
-def evaluate(model: CVAE, batches: Iterable[tf.Tensor], seed: int = EVAL_STREAM) -> dict[str, float]:
-    """Mean test ELBO, reconstruction log-likelihood and KL per image, in nats.
-
-    Uses the analytic KL and one posterior sample per image, from a fixed seed,
-    so the same weights always give the same figures.
-    """
-    eval_step = make_eval_step(model, seed)
-    totals = np.zeros(3)
-    count = 0
-    for index, x in enumerate(batches):
-        totals += eval_step(x, tf.constant(index, tf.int64)).numpy()
-        count += int(x.shape[0])
-    elbo, reconstruction, kl = (float(v) for v in totals / count)
-    return {"test_elbo": elbo, "test_reconstruction": reconstruction, "test_kl": kl}
-
-
-def evaluate_iw_bound(
-    model: CVAE,
-    images: np.ndarray,
-    k: int,
-    batch_size: int = 100,
-    seed: int = EVAL_STREAM,
-    progress: bool = True,
-) -> float:
-    """Mean importance-weighted bound L_k over ``images`` ``[N, 28, 28, 1]``, in nats.
-
-    Costs k decoder passes per image: on a 2-core CPU the tutorial's model
-    decodes roughly 1,000 images per second.
-    """
-
-    @tf.function(
-        input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), tf.TensorSpec([], tf.int64)]
-    )
-    def batch_bound(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-        seed_pair = tf.stack([tf.constant(seed, tf.int64), index])
-        return tf.reduce_sum(importance_weighted_bound(model, x, k, seed_pair))
-
-    total = 0.0
-    starts = range(0, len(images), batch_size)
-    for index, start in enumerate(
-        tqdm(starts, desc=f"L_{k}", unit="batch", disable=not progress, leave=False)
-    ):
-        total += float(batch_bound(images[start : start + batch_size], tf.constant(index, tf.int64)))
-    return total / len(images)
 
 
 # --- the loop ----------------------------------------------------------------------------------
