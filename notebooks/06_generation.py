@@ -82,9 +82,9 @@ plots.plot_samples(cvae, n=48, seed=1, ncols=16)
 plt.show()
 
 # %% [markdown]
-# Most samples are recognizable digits, a little blurry. The blur is the model hedging:
-# with only two numbers to describe an image, many different digits share nearly the same
-# code, and the best the decoder can do is predict their average.
+# Many samples are recognizable digits; others are blurry or ambiguous. The blur is the
+# model hedging: with only two numbers to describe an image, many different digits share
+# nearly the same code, and the best the decoder can do is predict their average.
 #
 # ## Reconstructions
 #
@@ -156,7 +156,9 @@ plt.show()
 # %% [markdown]
 # The intermediate images are digits themselves, or plausible hybrids, rather than the
 # double exposures one would get by blending the pixels of the two ends. Where the straight
-# line crosses another class's region, that class appears on the way.
+# line crosses another class's region, that class appears on the way. Note also that the
+# ends are reconstructions, not the originals: two numbers cannot keep every digit apart,
+# so a digit near the border of its class's region may come back as its neighbour.
 #
 # ## How good is the model? Tighter bounds
 #

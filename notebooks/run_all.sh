@@ -33,7 +33,14 @@ for chapter in "${chapters[@]}"; do
     start=$SECONDS
     jupytext --sync --quiet "$chapter.ipynb"
     # nbclient's `jupyter execute` is `jupyter nbconvert --execute --inplace` without nbconvert.
-    jupyter execute --inplace --timeout=3600 "$chapter.ipynb"
+    log="$(mktemp)"
+    if ! jupyter execute --inplace --timeout=3600 "$chapter.ipynb" 2>"$log"; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "$chapter: FAILED" >&2
+        exit 1
+    fi
+    rm -f "$log"
     jupytext --sync --quiet "$chapter.ipynb"
     echo "$chapter: $((SECONDS - start)) s"
 done
