@@ -47,7 +47,6 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
 import dataclasses
 import inspect
 import os
-import time
 from pathlib import Path
 
 from vae_lib import plots
@@ -82,8 +81,9 @@ config = TrainConfig(latent_dim=2, epochs=10, batch_size=32, learning_rate=1e-4)
 if QUICK:
     config = dataclasses.replace(config, train_size=2000, epochs=1)
 RUN_DIR = Path("runs/tutorial-quick" if QUICK else "runs/tutorial")
-print(config)
-print("output folder:", RUN_DIR)
+for name, value in dataclasses.asdict(config).items():
+    print(f"{name:14s} {value}")
+print(f"{'output folder':14s} {RUN_DIR}")
 
 # %% [markdown]
 # ## One training step
@@ -131,10 +131,9 @@ print(f"TensorFlow {tf.__version__}: training on {device} ({found})")
 
 # %% tags=["nbval-ignore-output"]
 frames = plots.EpochImages(RUN_DIR, config.latent_dim, seed=config.seed)
-start = time.perf_counter()
 with tf.device(device):
     cvae, history = train(config, RUN_DIR, hooks=[frames], progress=False)
-print(f"train() returned after {time.perf_counter() - start:.0f} s")
+print(f"{len(history)} epochs trained, checkpoints in {RUN_DIR}/checkpoints")
 
 # %% [markdown]
 # The history holds one row per epoch. The test ELBO is computed on all 10,000 test images
@@ -150,10 +149,8 @@ for row in history:
         f"{row['test_reconstruction']:16.2f}{row['test_kl']:7.2f}{row['seconds']:9.1f}"
     )
 seconds_per_epoch = float(np.mean([row["seconds"] for row in history]))
-print(
-    f"\nfinal test ELBO: {history[-1]['test_elbo']:.2f} nats per image after {len(history)} epochs;"
-    f" {seconds_per_epoch:.1f} s per epoch on {device}"
-)
+print(f"\nfinal test ELBO: {history[-1]['test_elbo']:.2f} nats per image after {len(history)} epochs")
+print(f"training speed:  {seconds_per_epoch:.1f} s per epoch on {device}")
 
 # %% [markdown]
 # ## Reading the curves
