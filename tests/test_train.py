@@ -18,6 +18,7 @@ from vae_lib.train import (
     load_run,
     read_history_csv,
     train,
+    tutorial_run,
 )
 
 QUICK = TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, seed=3)
@@ -136,3 +137,12 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     assert len(read_history_csv(tmp_path / "history.csv")) == 1
     _, model, _ = load_run(tmp_path)
     assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_tutorial_run_is_the_recipe_or_its_quick_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VAE_QUICK", raising=False)
+    assert tutorial_run() == (TrainConfig(), Path("runs/tutorial"))
+    monkeypatch.setenv("VAE_QUICK", "1")
+    config, folder = tutorial_run()
+    assert (config.train_size, config.epochs, folder) == (2000, 1, Path("runs/tutorial-quick"))
+    assert tutorial_run(quick=False)[0] == TrainConfig()

@@ -62,6 +62,23 @@ class TrainConfig:
         return cls(**{**fields, "filters": tuple(fields["filters"])})
 
 
+QUICK_ENV = "VAE_QUICK"
+
+
+def tutorial_run(quick: bool | None = None) -> tuple[TrainConfig, Path]:
+    """The tutorial's recipe and the folder the book's chapters train it into.
+
+    ``quick`` (default: ``$VAE_QUICK`` is ``1``) selects the reduced run that
+    the book's tests execute: the first 2,000 training images for one epoch,
+    in a folder of its own so that the two runs never mix.
+    """
+    if quick is None:
+        quick = os.environ.get(QUICK_ENV) == "1"
+    if quick:
+        return TrainConfig(train_size=2000, epochs=1), Path("runs/tutorial-quick")
+    return TrainConfig(), Path("runs/tutorial")
+
+
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is left in place."""
 
