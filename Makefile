@@ -42,6 +42,10 @@ book: install
 book-check: book
 	python book/check_pages.py
 
+# Training speed against a plain re-implementation of the tutorial's loop (bench/README.md).
+bench: install
+	python bench/bench.py
+
 # Re-execute every chapter in full (chapter 5 trains 10 epochs on all 60,000 images) and save the outputs.
 notebooks: install
 	bash notebooks/run_all.sh

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import vae_lib  # noqa: F401  (silences TensorFlow's start-up lines before anything imports it)
-from vae_lib.data import FILES, Mnist, load_mnist
+from vae_lib.data import FILES, Mnist, binarize_static, load_mnist
+from vae_lib.model import CVAE
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +25,21 @@ def small_mnist(mnist: Mnist) -> Mnist:
     return Mnist(
         mnist.train_images[:512], mnist.train_labels[:512], mnist.test_images[:500], mnist.test_labels[:500]
     )
+
+
+@pytest.fixture(scope="session")
+def binary_test_images(mnist: Mnist) -> np.ndarray:
+    """The first 300 test images, statically binarized, ``[300, 28, 28, 1]``."""
+    return binarize_static(mnist.test_images[:300])
+
+
+@pytest.fixture(scope="session")
+def untrained_model() -> CVAE:
+    """A CVAE with a 3-D latent space and seeded random weights (tests must not change them)."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    return CVAE(latent_dim=3)
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

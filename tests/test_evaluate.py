@@ -4,20 +4,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_lib.data import Mnist, binarize_static
 from vae_lib.evaluate import active_units, evaluate, evaluate_iw_bound
 from vae_lib.model import CVAE
 
 
-@pytest.fixture(scope="module")
-def model() -> CVAE:
-    tf.keras.utils.set_random_seed(2)
-    return CVAE(latent_dim=3)
+@pytest.fixture
+def model(untrained_model: CVAE) -> CVAE:
+    return untrained_model
 
 
-@pytest.fixture(scope="module")
-def x(mnist: Mnist) -> np.ndarray:
-    return binarize_static(mnist.test_images[:300])
+@pytest.fixture
+def x(binary_test_images: np.ndarray) -> np.ndarray:
+    return binary_test_images
 
 
 def test_evaluation_is_reproducible_and_independent_of_batching(model: CVAE, x: np.ndarray) -> None:

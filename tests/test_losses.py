@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vae_lib.data import Mnist, binarize_static
 from vae_lib.losses import (
     bernoulli_log_likelihood,
     elbo_terms,
@@ -36,15 +35,14 @@ def likelihood(logits: tf.Tensor) -> tfd.Distribution:
 PRIOR = tfd.MultivariateNormalDiag(loc=tf.zeros(3))
 
 
-@pytest.fixture(scope="module")
-def model() -> CVAE:
-    tf.keras.utils.set_random_seed(1)
-    return CVAE(latent_dim=3)
+@pytest.fixture
+def model(untrained_model: CVAE) -> CVAE:
+    return untrained_model
 
 
-@pytest.fixture(scope="module")
-def x(mnist: Mnist) -> np.ndarray:
-    return binarize_static(mnist.test_images[:4])
+@pytest.fixture
+def x(binary_test_images: np.ndarray) -> np.ndarray:
+    return binary_test_images[:4]
 
 
 def test_log_normal_pdf_is_the_diagonal_gaussian_log_density() -> None:
