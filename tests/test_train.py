@@ -146,3 +146,16 @@ def test_tutorial_run_is_the_recipe_or_its_quick_version(monkeypatch: pytest.Mon
     config, folder = tutorial_run()
     assert (config.train_size, config.epochs, folder) == (2000, 1, Path("runs/tutorial-quick"))
     assert tutorial_run(quick=False)[0] == TrainConfig()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"learning_rate": float("nan")}, "learning_rate must be positive and finite"),
+        ({"precision": "float16"}, "precision must be 'float32' or 'mixed_bfloat16'"),
+    ],
+)
+def test_bad_config_is_refused(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**fields)

@@ -1,4 +1,4 @@
-"""Training: a compiled step, an epoch loop that checkpoints and resumes, evaluation.
+"""Training: a compiled loop of steps, and epochs that checkpoint and resume.
 
 A run writes into its output folder:
 
@@ -53,6 +53,15 @@ class TrainConfig:
     filters: tuple[int, int] = (32, 64)
     precision: Precision = "float32"  # "mixed_bfloat16": bfloat16 compute, float32 weights
     xla: bool = False  # compile each training step with XLA
+
+    def __post_init__(self) -> None:
+        for name in ("latent_dim", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 < self.learning_rate < math.inf:
+            raise ValueError(f"learning_rate must be positive and finite, got {self.learning_rate}")
+        if self.precision not in ("float32", "mixed_bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {self.precision!r}")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
