@@ -183,6 +183,46 @@ def throughput(images: np.ndarray, batch_sizes: list[int], images_per_run: int, 
         )
 
 
+def step_profile(images: np.ndarray, batch: int, calls: int, repeats: int) -> None:
+    """Time the parts of one training step of the tutorial's model, each compiled on its own."""
+    model, optimizer = build_model(TrainConfig(batch_size=batch))
+    x = tf.constant(images[:batch])
+    z = tf.random.stateless_normal([batch, model.latent_dim], [0, 0])
+    seed = tf.constant([0, 0], tf.int64)
+
+    def gradients() -> list[tf.Tensor]:
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(monte_carlo_elbo(model, x, seed))
+        return tape.gradient(loss, model.trainable_variables)
+
+    def full_step() -> None:
+        optimizer.apply_gradients(zip(gradients(), model.trainable_variables, strict=True))
+
+    parts = {
+        "encoder forward": tf.function(lambda: model.encoder(x)),
+        "decoder forward": tf.function(lambda: model.decoder(z)),
+        "loss forward (encoder, sample, decoder, ELBO)": tf.function(
+            lambda: tf.reduce_mean(monte_carlo_elbo(model, x, seed))
+        ),
+        "loss and gradients": tf.function(gradients),
+        "whole step: loss, gradients, Adam update": tf.function(full_step),
+    }
+    for fn in parts.values():
+        fn()
+    seconds = {
+        name: statistics.median(
+            timed(lambda fn=fn: [fn() for _ in range(calls)][-1]) / calls for _ in range(repeats)
+        )
+        for name, fn in parts.items()
+    }
+    whole = seconds["whole step: loss, gradients, Adam update"]
+    print(f"\n## Profile of one step (tutorial model, batch {batch}, float32, each part compiled alone)\n")
+    print("| part | ms | share of the whole step |")
+    print("| --- | ---: | ---: |")
+    for name, t in seconds.items():
+        print(f"| {name} | {1e3 * t:.2f} | {t / whole:.0%} |")
+
+
 # --- 3: time to the tutorial's ELBO ---------------------------------------------------------------
 
 
@@ -281,9 +321,11 @@ def main() -> None:
     images = make_pipelines(mnist).train_images
     if args.quick:
         throughput(images, [32], images_per_run=3200, repeats=1)
+        step_profile(images, batch=32, calls=50, repeats=1)
         evaluation_throughput(make_pipelines(mnist).test_images, iw_samples=10)
         return
     throughput(images, [32, 128, 512], images_per_run=12800, repeats=3)
+    step_profile(images, batch=32, calls=200, repeats=3)
     compare_time_to_target(max_epochs=15)
     evaluation_throughput(make_pipelines(mnist).test_images, iw_samples=100)
 
