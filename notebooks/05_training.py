@@ -46,12 +46,13 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
 # %%
 import dataclasses
 import inspect
-import os
+import time
 from pathlib import Path
 
 from vae_lib import plots
 from vae_lib import train as training
-from vae_lib.train import TrainConfig, train
+from vae_lib.data import load_mnist, make_pipelines
+from vae_lib.train import build_model, make_train_loop, train, tutorial_run
 
 # isort: split
 import matplotlib.pyplot as plt
@@ -71,16 +72,15 @@ from IPython.display import Code, Image, display
 # | binarization | static (chapter 1) | |
 # | ELBO estimator | single-sample Monte Carlo (chapter 4) | as in the original tutorial |
 #
-# These are the defaults of `TrainConfig`; we spell them out anyway. Setting the
-# environment variable `VAE_QUICK=1` selects a reduced run (2,000 images, one epoch) that
-# the book's automated tests use; it writes to its own folder, so the two never mix.
+# These are the defaults of `TrainConfig`. `vae_lib.train.tutorial_run()` returns them
+# together with the folder the run is written to, `runs/tutorial`; chapter 6 calls it too,
+# so both chapters always mean the same run. Setting the environment variable
+# `VAE_QUICK=1` makes it return a reduced run instead (the first 2,000 training images,
+# one epoch) in a folder of its own, `runs/tutorial-quick`: that is what the book's
+# automated tests execute, and the two runs never mix.
 
 # %% tags=["nbval-ignore-output"]
-QUICK = os.environ.get("VAE_QUICK") == "1"
-config = TrainConfig(latent_dim=2, epochs=10, batch_size=32, learning_rate=1e-4)
-if QUICK:
-    config = dataclasses.replace(config, train_size=2000, epochs=1)
-RUN_DIR = Path("runs/tutorial-quick" if QUICK else "runs/tutorial")
+config, RUN_DIR = tutorial_run()
 for name, value in dataclasses.asdict(config).items():
     print(f"{name:14s} {value}")
 print(f"{'output folder':14s} {RUN_DIR}")
@@ -178,6 +178,110 @@ gif = plots.save_gif(frames.frames(), RUN_DIR / "progress.gif")
 display(Image(filename=str(gif)))
 
 # %% [markdown]
+# ## Making training fast
+#
+# The tutorial's model is small: at batch 32 one training step is a few milliseconds of
+# arithmetic on a CPU, and less on a GPU. At that size, what happens *around* the step
+# (Python, the input pipeline) is a sizeable part of the time, and the options that help
+# are not the ones that help a large model. `vae_lib` has five; two are always
+# on, three are settings.
+#
+# 1. **Many steps per call.** The tutorial calls its compiled step from a Python loop, once
+#    per batch, and each call pays a fixed toll: Python dispatches the function, hands over
+#    its arguments and, if it reads the loss, waits for the device. `make_train_loop`
+#    (shown above) compiles a loop of `n` steps into one graph, and `train(...,
+#    steps_per_call=50)` calls it with `n = 50`: Python reads the loss, checks it for NaN
+#    and moves the progress bar every 50 steps instead of every step. The numbers do not
+#    change, only the overhead. It matters most where the step is short: small models,
+#    small batches, and GPUs, which would otherwise sit idle while Python catches up.
+# 2. **A lean input pipeline.** The tutorial makes every image an element of a `tf.data`
+#    pipeline and shuffles them through a 60,000-image buffer. `vae_lib` shuffles
+#    *indices* (chapter 1's permutation fixed by seed and epoch), batches them, and gathers
+#    each batch from the images in memory with one operation; it prefetches two batches
+#    on one private thread, and turns the `tf.data` autotuner off, because on a machine
+#    with two CPU cores the autotuner's threads competed with the training step for them.
+#    On a GPU the pipeline runs on the CPU while the GPU computes, so it only has to keep
+#    up, which a gather per batch easily does.
+# 3. **Mixed precision**, `TrainConfig(precision="mixed_bfloat16")`. The layers compute in
+#    bfloat16, a 16-bit format with float32's 8-bit exponent and so its range, but only
+#    about three significant digits; the weights stay float32, so that Adam's small
+#    updates are not rounded away, and the loss is computed in float32 (the model's
+#    methods always return float32). Because the range is float32's, no loss scaling is
+#    needed, unlike float16. It is faster where the hardware has bfloat16 arithmetic:
+#    CPUs with AVX512-BF16 or AMX instructions, and recent GPUs and TPUs. Elsewhere the
+#    conversions can make it slower.
+# 4. **XLA**, `TrainConfig(xla=True)`, compiles each step with XLA, TensorFlow's
+#    optimizing compiler, which fuses operations into fewer, larger kernels. On this
+#    book's CPU it made this model's training *slower*, so it is off by default. On a GPU
+#    we have not measured it: try it, and compare the seconds per epoch.
+# 5. **Several GPUs**: `train(config, RUN_DIR, strategy=tf.distribute.MirroredStrategy())`,
+#    or `python -m vae_lib train --multi-device` on the command line. Each batch is split
+#    among the devices, every device computes the gradient of its part, and the parts are
+#    summed, so an update is still that of the whole batch of `batch_size` images. This is
+#    tested on one CPU split into two logical devices (`tests/test_distributed.py`), which
+#    checks that the code is correct, not that it is fast; on real GPUs it is unmeasured.
+#    With a step this short, splitting it adds communication to very little work: expect
+#    a gain only with much larger batches or models.
+#
+# A small measurement shows the first and third on the machine running this notebook.
+# We time 100 steps of the tutorial's model at batch 32, on the training data, in three
+# variants: float32 with Python visiting every step, float32 with 50 steps per call (the
+# default), and mixed bfloat16 with 50 steps per call. Each variant is compiled and warmed
+# up first, the three are timed in turn five times, and the fastest of the five is kept,
+# since on a shared machine the other rounds mostly measure the neighbours.
+
+# %% tags=["nbval-ignore-output"]
+flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
+print("CPU bfloat16 instructions:", ", ".join(f for f in ("avx512_bf16", "amx_bf16") if f in flags) or "none")
+
+speed_data = make_pipelines(load_mnist(), batch_size=config.batch_size)
+variants = {  # name: (precision, steps per call)
+    "float32, 1 step per call": ("float32", 1),
+    "float32, 50 steps per call": ("float32", 50),
+    "mixed_bfloat16, 50 steps per call": ("mixed_bfloat16", 50),
+}
+loops = {}
+for name, (precision, _) in variants.items():
+    variant_config = dataclasses.replace(config, precision=precision)
+    model, optimizer = build_model(variant_config)
+    loops[name] = make_train_loop(model, optimizer, variant_config, tf.distribute.get_strategy())
+
+STEPS = 100
+batches = iter(speed_data.train_dataset(1).repeat())
+with tf.device(device):
+    for name, loop in loops.items():  # warm up: trace and compile
+        float(loop(batches, tf.constant(variants[name][1])))
+    ms_per_step = {name: [] for name in variants}
+    for _ in range(5):
+        for name, loop in loops.items():
+            n = variants[name][1]
+            start = time.perf_counter()
+            for _ in range(STEPS // n):
+                float(loop(batches, tf.constant(n)))  # read the loss, as train() does
+            ms_per_step[name].append(1000 * (time.perf_counter() - start) / STEPS)
+
+best = {name: min(times) for name, times in ms_per_step.items()}
+baseline = best["float32, 1 step per call"]
+for name, ms in best.items():
+    print(f"{name:35s} {ms:6.2f} ms per step   {baseline / ms:4.2f}x")
+ratio = best["float32, 50 steps per call"] / best["mixed_bfloat16, 50 steps per call"]
+print(f"mixed_bfloat16 vs float32: {ratio:.2f}x the speed")
+
+# %% [markdown]
+# The last column is each variant's speed relative to Python visiting every step, on the
+# machine that ran this notebook. What the options can gain depends on where the time
+# goes. The compiled loop removes a fixed cost per step, so it gains most where the step
+# itself is short; mixed precision speeds up only the arithmetic, and only on hardware
+# with bfloat16 instructions (the first line of the printout says whether this CPU has
+# them); without them it may well lose.
+#
+# The repository's benchmark, `bench/bench.py`, measures all this properly: where a
+# step's time goes (input pipeline, compiled step, the loop around it), the throughput
+# at larger batches, and the time each recipe needs to reach the tutorial's test ELBO.
+# Its measured figures are in
+# [`bench/README.md`](https://github.com/vae-book/cvae-mnist-tf/blob/main/bench/README.md).
+
+# %% [markdown]
 # ## A word on the numbers
 #
 # A test ELBO is a number of nats per image, a lower bound on the average $\log p(x)$ of a
@@ -196,6 +300,10 @@ display(Image(filename=str(gif)))
 # * Stateless, step-seeded noise and (seed, epoch) shuffling make the run reproducible.
 # * The test loss is dominated by reconstruction; the KL term rises as the codes become
 #   more informative.
+# * Speed: a compiled loop of many steps per call and a lean input pipeline are always
+#   on; `precision="mixed_bfloat16"` can pay off on hardware with bfloat16 arithmetic,
+#   `xla=True` is an option to measure before using, and `strategy=` spreads a batch over
+#   several devices.
 #
 # ## Exercises
 #
@@ -208,3 +316,7 @@ display(Image(filename=str(gif)))
 # 4. Interrupt a training run (the stop button, or `Ctrl+C` on the command line) and run the
 #    same cell again. Check in `history.csv` that the resumed run ends with the same numbers
 #    as an uninterrupted one.
+# 5. Train one epoch into a folder of its own with `precision="mixed_bfloat16"`, and one
+#    with `xla=True`, and compare the `seconds` column of their histories with the
+#    float32 run's first epoch. Is the ranking the same as in the measurement above? On a
+#    GPU runtime in Colab, which option wins?

@@ -34,13 +34,11 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
     )
 
 # %%
-import dataclasses
 import os
-from pathlib import Path
 
 from vae_lib import data, plots
 from vae_lib.evaluate import evaluate_iw_bound
-from vae_lib.train import TrainConfig, train
+from vae_lib.train import QUICK_ENV, train, tutorial_run
 
 # isort: split
 import matplotlib.pyplot as plt
@@ -49,17 +47,14 @@ import numpy as np
 # %% [markdown]
 # ## The trained model
 #
-# We ask `train` for the run of chapter 5, with the same configuration and folder. The run
-# is finished, so it is loaded from its checkpoint in a moment; if chapter 5 has not been
-# run here (in a fresh Colab session, say) this cell trains it first.
+# We ask `train` for the run of chapter 5: `tutorial_run()` gives the same configuration
+# and folder as there (the reduced run, if `VAE_QUICK=1`). The run is finished, so it is
+# loaded from its checkpoint in a moment; if chapter 5 has not been run here (in a fresh
+# Colab session, say) this cell trains it first.
 
 # %% tags=["nbval-ignore-output"]
-QUICK = os.environ.get("VAE_QUICK") == "1"
-config = TrainConfig(latent_dim=2, epochs=10, batch_size=32, learning_rate=1e-4)
-if QUICK:
-    config = dataclasses.replace(config, train_size=2000, epochs=1)
-RUN_DIR = Path("runs/tutorial-quick" if QUICK else "runs/tutorial")
-
+config, RUN_DIR = tutorial_run()
+QUICK = os.environ.get(QUICK_ENV) == "1"
 cvae, history = train(config, RUN_DIR, progress=False)
 print(f"{RUN_DIR}: {len(history)} epochs, final test ELBO {history[-1]['test_elbo']:.2f} nats")
 

@@ -25,6 +25,7 @@ EXPECTED_CHAPTERS = [
     "04_elbo",
     "05_training",
     "06_generation",
+    "07_results",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|oneDNN|cuda|TF_ENABLE_ONEDNN_OPTS|AVX", re.M)
@@ -151,3 +152,15 @@ def test_chapter_ends_with_summary_and_exercises(chapter: str) -> None:
     markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
     assert "## Summary" in markdown and "## Exercises" in markdown
     assert markdown.index("## Summary") < markdown.index("## Exercises")
+
+
+def test_results_chapter_loads_the_committed_run_and_trains_nothing(config: dict) -> None:
+    """Chapter 7 reads results/latent50 (fetched from the configured repository in Colab)."""
+    cells = code_cells(NOTEBOOKS / "07_results.ipynb")
+    source = "\n".join(cells)
+    assert not re.search(r"\btrain\(", source), "chapter 7 must load its model, not train it"
+    assert 'Path("../results/latent50")' in source
+    url, branch = config["repository"]["url"], config["repository"]["branch"]
+    org_repo = url.removeprefix("https://github.com/")
+    raw = f"https://raw.githubusercontent.com/{org_repo}/{branch}/results/latent50/"
+    assert f'"{raw}"' in cells[0], "the Colab cell must fetch the run from the configured repository"
