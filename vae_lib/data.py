@@ -184,25 +184,32 @@ class Pipelines:
         images = tf.constant(self.train_images)
         dataset = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
         if self.binarization == "dynamic":
-            return (
-                dataset.enumerate()
-                .map(
-                    lambda step, idx: binarize_dynamic(
-                        tf.gather(images, idx), tf.stack([self.seed + 1_000_003 * epoch, step])
-                    ),
-                    num_parallel_calls=tf.data.AUTOTUNE,
+            batches = dataset.enumerate().map(
+                lambda step, idx: binarize_dynamic(
+                    tf.gather(images, idx), tf.stack([self.seed + 1_000_003 * epoch, step])
                 )
-                .prefetch(tf.data.AUTOTUNE)
             )
-        return dataset.map(lambda idx: tf.gather(images, idx)).prefetch(tf.data.AUTOTUNE)
+        else:
+            batches = dataset.map(lambda idx: tf.gather(images, idx))
+        return _lean(batches)
 
     def test_dataset(self, batch_size: int | None = None) -> tf.data.Dataset:
         """Test images in their file order (no shuffle is needed to evaluate)."""
-        return (
-            tf.data.Dataset.from_tensor_slices(self.test_images)
-            .batch(batch_size or self.batch_size)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        batches = tf.data.Dataset.from_tensor_slices(self.test_images).batch(batch_size or self.batch_size)
+        return _lean(batches)
+
+
+def _lean(batches: tf.data.Dataset) -> tf.data.Dataset:
+    """Prefetch two batches on one private thread, with tf.data's autotuner off.
+
+    A batch is one gather from memory, so one thread keeps any device fed; the
+    autotuner's threads would instead compete with the training step for the
+    CPU cores (see bench/README.md).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.threading.private_threadpool_size = 1
+    return batches.prefetch(2).with_options(options)
 
 
 def make_pipelines(
