@@ -154,6 +154,7 @@ def throughput(images: np.ndarray, batch_sizes: list[int], images_per_run: int, 
                 images,
                 plain=False,
             ),
+            Variant("vae_lib, float32, XLA", TrainConfig(batch_size=batch, xla=True), images, plain=False),
         ]
         for v in variants:  # warm up: trace, compile, fill the shuffle buffer
             v.run_loop(100)
