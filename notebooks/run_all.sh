@@ -41,6 +41,12 @@ for chapter in "${chapters[@]}"; do
         exit 1
     fi
     rm -f "$log"
+    # Execution timestamps would make every re-run differ in every cell: drop them.
+    python -c 'import sys, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+for cell in nb.cells:
+    cell.metadata.pop("execution", None)
+nbformat.write(nb, sys.argv[1])' "$chapter.ipynb"
     jupytext --sync --quiet "$chapter.ipynb"
     echo "$chapter: $((SECONDS - start)) s"
 done
