@@ -37,7 +37,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
 import os
 
 from vae_lib import data, plots
-from vae_lib.evaluate import evaluate_iw_bound
+from vae_lib.evaluate import evaluate_iw_bound, posterior_means
 from vae_lib.train import QUICK_ENV, train, tutorial_run
 
 # isort: split
@@ -130,7 +130,7 @@ plt.show()
 # digits somewhere.
 
 # %% tags=["nbval-ignore-output"]
-means = plots.encode_means(cvae, test_images)
+means = posterior_means(cvae, test_images)
 print("posterior means of the test set: average", np.round(means.mean(axis=0), 2))
 print("covariance (the prior's is the identity):\n", np.round(np.cov(means.T), 2) + 0.0)
 

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae_lib import plots
-from vae_lib.data import DataError, Mnist, load_mnist, make_pipelines
+from vae_lib.data import DataError, Mnist, binarize_static, load_mnist
 from vae_lib.evaluate import evaluate, evaluate_iw_bound
 from vae_lib.model import CVAE
 from vae_lib.train import (
@@ -125,10 +125,11 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def write_figures(out: Path, model: CVAE, history: History, mnist: Mnist, config: TrainConfig) -> None:
-    """The report figures of a finished run, into ``out``."""
-    test = make_pipelines(mnist, batch_size=config.batch_size).test_images
-    frames = plots.EpochImages(out, config.latent_dim, seed=config.seed).frames()
+def write_figures(
+    out: Path, model: CVAE, history: History, mnist: Mnist, config: TrainConfig, frames: list[Path]
+) -> None:
+    """The report figures of a finished run, into ``out``; ``frames`` are its per-epoch images."""
+    test = binarize_static(mnist.test_images)
     plots.save_gif(frames, out / "progress.gif")
     _save(plots.plot_history(history), out / "training_curves.png")
     _save(plots.plot_samples(model, seed=config.seed), out / "samples.png")
@@ -164,7 +165,7 @@ def run_train(args: argparse.Namespace) -> int:
     hook = plots.EpochImages(args.out, config.latent_dim, seed=config.seed)
     strategy = tf.distribute.MirroredStrategy() if args.multi_device else None
     model, history = train(config, args.out, mnist, hooks=[hook], progress=not args.quiet, strategy=strategy)
-    write_figures(args.out, model, history, mnist, config)
+    write_figures(args.out, model, history, mnist, config, hook.frames())
     last = history[-1]
     metrics = update_metrics(
         args.out,
@@ -185,10 +186,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    config, model, _ = load_run(args.run_dir)
-    data = make_pipelines(load_mnist(args.data_dir), batch_size=config.batch_size)
-    elbo = evaluate(model, data.test_dataset(batch_size=500))
-    images = data.test_images[: args.iw_images]
+    _, model, _ = load_run(args.run_dir)
+    test = binarize_static(load_mnist(args.data_dir).test_images)
+    elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(test).batch(500))
+    images = test[: args.iw_images]
     # The ELBO of the same images as the bound, so that the two can be compared.
     subset_elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(images).batch(500))["test_elbo"]
     bound = evaluate_iw_bound(model, images, args.iw_samples, progress=not args.quiet)
@@ -202,7 +203,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "iw_images_elbo": subset_elbo,
         },
     )
-    n = len(data.test_images)
+    n = len(test)
     print(f"test ELBO: {elbo['test_elbo']:.2f} nats ({n:,} test images)")
     print(
         f"on the first {len(images):,} of them: ELBO {subset_elbo:.2f} nats, "

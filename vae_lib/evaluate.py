@@ -82,13 +82,17 @@ def evaluate_iw_bound(
     return total / len(images)
 
 
+def posterior_means(model: CVAE, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """The means of q(z|x), ``[N, latent_dim]``, of ``images`` ``[N, 28, 28, 1]``, in batches."""
+    return np.concatenate(
+        [model.encode(images[i : i + batch_size])[0].numpy() for i in range(0, len(images), batch_size)]
+    )
+
+
 def active_units(model: CVAE, images: np.ndarray, threshold: float = 0.01, batch_size: int = 1000) -> int:
     """How many latent dimensions the model uses: Cov_x(E_q[z_u | x]) > ``threshold`` (Burda et al. 2016).
 
     A unit whose posterior mean does not move with x carries no information
     about x: its KL term has been driven to zero, the posterior equals the prior.
     """
-    means = np.concatenate(
-        [model.encode(images[i : i + batch_size])[0].numpy() for i in range(0, len(images), batch_size)]
-    )
-    return int((means.var(axis=0) > threshold).sum())
+    return int((posterior_means(model, images, batch_size).var(axis=0) > threshold).sum())

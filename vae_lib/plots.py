@@ -17,6 +17,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from matplotlib.figure import Figure
 
+from vae_lib.evaluate import posterior_means
 from vae_lib.model import CVAE
 
 
@@ -95,18 +96,11 @@ def plot_latent_manifold(model: CVAE, n: int = 20) -> Figure:
     return fig
 
 
-def encode_means(model: CVAE, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Posterior means ``[N, latent_dim]`` of ``images``, in batches."""
-    return np.concatenate(
-        [model.encode(images[i : i + batch_size])[0].numpy() for i in range(0, len(images), batch_size)]
-    )
-
-
 def plot_latent_scatter(model: CVAE, images: np.ndarray, labels: np.ndarray) -> Figure:
     """Posterior means of ``images`` in a 2-D latent space, coloured by digit label."""
     if model.latent_dim != 2:
         raise ValueError(f"the scatter needs a 2-D latent space, this model has {model.latent_dim}")
-    z = encode_means(model, images)
+    z = posterior_means(model, images)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=2, alpha=0.6)
     colorbar = fig.colorbar(points, ax=ax, ticks=range(10))
