@@ -11,11 +11,10 @@ import os
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with its C++ start-up lines (CUDA probing, oneDNN notices) silenced.
 
-    A machine without a GPU logs a CUDA error here that is not an error.
-
     Those lines are written to file descriptor 2 before TensorFlow reads any
     setting, so they would land in every notebook's output; Python errors
-    still raise as usual.
+    still raise as usual. (A machine without a GPU logs a CUDA error here
+    that is not an error.)
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     saved = os.dup(2)

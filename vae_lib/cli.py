@@ -20,15 +20,17 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
 from vae_lib import plots
-from vae_lib.data import DataError, Mnist, binarize_static, load_mnist
+from vae_lib.data import Binarization, DataError, Mnist, binarize_static, load_mnist
 from vae_lib.evaluate import evaluate, evaluate_iw_bound
-from vae_lib.model import CVAE
+from vae_lib.losses import KlEstimator
+from vae_lib.model import CVAE, Precision
 from vae_lib.train import (
     ConfigMismatchError,
     History,
@@ -83,17 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--train-size", type=_positive_int, default=None, help="first N training images (default: all)"
     )
     tr.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    tr.add_argument("--binarization", choices=("static", "dynamic"), default=DEFAULTS.binarization)
+    tr.add_argument("--binarization", choices=get_args(Binarization), default=DEFAULTS.binarization)
     tr.add_argument(
         "--kl",
-        choices=("monte_carlo", "analytic"),
+        choices=get_args(KlEstimator),
         default=DEFAULTS.kl,
         help="KL estimator of the training loss (default: the tutorial's one-sample estimate)",
     )
     tr.add_argument("--filters", type=_filters, default=DEFAULTS.filters, help="conv channels, e.g. 32,64")
     tr.add_argument(
         "--precision",
-        choices=("float32", "mixed_bfloat16"),
+        choices=get_args(Precision),
         default=DEFAULTS.precision,
         help="mixed_bfloat16: faster where the hardware has bfloat16 units",
     )
@@ -191,7 +193,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(test).batch(500))
     images = test[: args.iw_images]
     # The ELBO of the same images as the bound, so that the two can be compared.
-    subset_elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(images).batch(500))["test_elbo"]
+    if len(images) == len(test):
+        subset_elbo = elbo["test_elbo"]
+    else:
+        subset_elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(images).batch(500))["test_elbo"]
     bound = evaluate_iw_bound(model, images, args.iw_samples, progress=not args.quiet)
     update_metrics(
         args.run_dir,

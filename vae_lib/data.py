@@ -19,7 +19,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import tensorflow as tf
@@ -229,7 +229,7 @@ def make_pipelines(
     n_train = len(mnist.train_images)
     if train_size is not None and not 1 <= train_size <= n_train:
         raise ValueError(f"train_size must be in 1..{n_train}, got {train_size}")
-    if binarization not in ("static", "dynamic"):
+    if binarization not in get_args(Binarization):
         raise ValueError(f"binarization must be 'static' or 'dynamic', got {binarization!r}")
     keep = slice(0, train_size)
     train = mnist.train_images[keep]

@@ -62,8 +62,8 @@ def evaluate_iw_bound(
 ) -> float:
     """Mean importance-weighted bound L_k over ``images`` ``[N, 28, 28, 1]``, in nats.
 
-    Costs k decoder passes per image: on a 2-core CPU the tutorial's model
-    decodes roughly 1,000 images per second.
+    Costs k decoder passes per image (for the measured cost on a 2-core CPU,
+    see bench/README.md).
     """
 
     @tf.function(

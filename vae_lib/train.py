@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import keras
 import numpy as np
@@ -60,7 +61,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 < self.learning_rate < math.inf:
             raise ValueError(f"learning_rate must be positive and finite, got {self.learning_rate}")
-        if self.precision not in ("float32", "mixed_bfloat16"):
+        if self.precision not in get_args(Precision):
             raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {self.precision!r}")
 
     def to_json(self) -> dict:
