@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--xla", action="store_true", help="compile each step with XLA (measure first)")
     tr.add_argument(
+        "--lr-half-life",
+        type=_positive_float,
+        default=None,
+        help="epochs after which the learning rate has halved (default: constant)",
+    )
+    tr.add_argument(
         "--multi-device",
         action="store_true",
         help="spread each batch over all visible GPUs (tf.distribute.MirroredStrategy)",
@@ -162,6 +168,7 @@ def run_train(args: argparse.Namespace) -> int:
         filters=args.filters,
         precision=args.precision,
         xla=args.xla,
+        lr_half_life=args.lr_half_life,
     )
     mnist = load_mnist(args.data_dir)
     hook = plots.EpochImages(args.out, config.latent_dim, seed=config.seed)

@@ -54,6 +54,7 @@ class TrainConfig:
     filters: tuple[int, int] = (32, 64)
     precision: Precision = "float32"  # "mixed_bfloat16": bfloat16 compute, float32 weights
     xla: bool = False  # compile each training step with XLA
+    lr_half_life: float | None = None  # epochs after which the learning rate has halved; None = constant
 
     def __post_init__(self) -> None:
         for name in ("latent_dim", "epochs", "batch_size"):
@@ -61,6 +62,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0.0 < self.learning_rate < math.inf:
             raise ValueError(f"learning_rate must be positive and finite, got {self.learning_rate}")
+        if self.lr_half_life is not None and not 0.0 < self.lr_half_life < math.inf:
+            raise ValueError(f"lr_half_life must be positive and finite, got {self.lr_half_life}")
         if self.precision not in get_args(Precision):
             raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {self.precision!r}")
 
@@ -101,11 +104,21 @@ History = list[dict[str, float]]
 EpochHook = Callable[[int, CVAE], None]
 
 
-def build_model(config: TrainConfig) -> tuple[CVAE, keras.optimizers.Optimizer]:
-    """A fresh model and Adam optimizer, both with all their variables created."""
+def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, keras.optimizers.Optimizer]:
+    """A fresh model and Adam optimizer, both with all their variables created.
+
+    With ``lr_half_life`` the learning rate decays smoothly with the step count,
+    halving every ``lr_half_life`` epochs of ``steps_per_epoch`` steps. It depends
+    on the step alone, so a resumed run, or one given more epochs, keeps the same curve.
+    """
     keras.utils.set_random_seed(config.seed)
     model = CVAE(config.latent_dim, config.filters, config.precision)
-    optimizer = keras.optimizers.Adam(config.learning_rate)
+    learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
+    if config.lr_half_life is not None:
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(
+            config.learning_rate, decay_steps=config.lr_half_life * steps_per_epoch, decay_rate=0.5
+        )
+    optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     return model, optimizer
 
@@ -286,9 +299,11 @@ def train(
         config.train_size,
         config.binarization,
     )
+    n_train = len(data.train_images)
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
-        model, optimizer = build_model(config)
+        model, optimizer = build_model(config, steps_per_epoch)
     history: History = []
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
@@ -301,8 +316,6 @@ def train(
             hook(0, model)
 
     train_steps = make_train_loop(model, optimizer, config, strategy)
-    n_train = len(data.train_images)
-    steps_per_epoch = math.ceil(n_train / config.batch_size)
     for epoch in range(len(history) + 1, config.epochs + 1):
         start = time.perf_counter()
         batches = iter(strategy.experimental_distribute_dataset(data.train_dataset(epoch)))
