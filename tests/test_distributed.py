@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 SCRIPT = """
-import json, sys
+import dataclasses, json, sys
 import vae_lib
 import tensorflow as tf
 
@@ -25,9 +25,9 @@ from vae_lib.train import TrainConfig, train
 full = load_mnist(sys.argv[1] or None)
 n, m = 1024, 500
 mnist = Mnist(full.train_images[:n], full.train_labels[:n], full.test_images[:m], full.test_labels[:m])
-config = TrainConfig(epochs=2, batch_size=64, learning_rate=1e-3, seed=5)
+config = TrainConfig(epochs=2, batch_size=64, learning_rate=1e-3, seed=5, precision="float32")
 mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-_, two = train(config, mnist=mnist, progress=False, strategy=mirrored)
+_, two = train(dataclasses.replace(config, devices=2), mnist=mnist, progress=False, strategy=mirrored)
 _, one = train(config, mnist=mnist, progress=False)
 print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "two": two, "one": one}))
 """

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from vae_lib.evaluate import active_units, evaluate, evaluate_iw_bound
+from vae_lib.evaluate import active_units, evaluate, evaluate_iw_bound, iw_bounds, random_subset
 from vae_lib.model import CVAE
 
 
@@ -19,10 +18,10 @@ def x(binary_test_images: np.ndarray) -> np.ndarray:
 
 
 def test_evaluation_is_reproducible_and_independent_of_batching(model: CVAE, x: np.ndarray) -> None:
-    first = evaluate(model, tf.data.Dataset.from_tensor_slices(x).batch(100))
-    again = evaluate(model, tf.data.Dataset.from_tensor_slices(x).batch(100))
+    first = evaluate(model, x, batch_size=100)
+    again = evaluate(model, x, batch_size=100)
     assert first == again
-    other_batches = evaluate(model, tf.data.Dataset.from_tensor_slices(x).batch(300))
+    other_batches = evaluate(model, x, batch_size=300)
     # Other batches draw other samples; the analytic KL part is exactly the same.
     assert other_batches["test_kl"] == pytest.approx(first["test_kl"], rel=1e-5)
     assert other_batches["test_elbo"] == pytest.approx(first["test_elbo"], abs=1.0)
@@ -30,10 +29,30 @@ def test_evaluation_is_reproducible_and_independent_of_batching(model: CVAE, x: 
 
 
 def test_importance_weighted_bound_sits_above_the_elbo(model: CVAE, x: np.ndarray) -> None:
-    elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(x).batch(100))["test_elbo"]
+    elbo = evaluate(model, x, batch_size=100)["test_elbo"]
     bound = evaluate_iw_bound(model, x, k=20, progress=False)
-    assert elbo < bound < 0
-    assert evaluate_iw_bound(model, x, k=20, progress=False) == bound
+    assert elbo < bound.mean < 0
+    assert (bound.k, bound.images) == (20, len(x))
+    assert evaluate_iw_bound(model, x, k=20, progress=False).mean == bound.mean
+
+
+def test_iw_bound_is_the_mean_of_the_per_image_bounds_with_its_standard_error(
+    model: CVAE, x: np.ndarray
+) -> None:
+    # k not a multiple of the chunk of 100 samples: the last chunk is partial.
+    values = iw_bounds(model, x[:40], k=150, batch_size=7, progress=False)
+    assert values.shape == (40,) and (values < 0).all()
+    bound = evaluate_iw_bound(model, x[:40], k=150, batch_size=7, progress=False)
+    assert bound.mean == pytest.approx(values.mean())
+    assert bound.stderr == pytest.approx(values.std(ddof=1) / np.sqrt(40)) and bound.stderr > 0
+    assert evaluate_iw_bound(model, x[:1], k=5, progress=False).stderr == 0.0
+
+
+def test_random_subset_is_fixed_sorted_and_without_repeats() -> None:
+    subset = random_subset(10_000, 1000)
+    assert len(set(subset)) == 1000 and list(subset) == sorted(subset)
+    np.testing.assert_array_equal(subset, random_subset(10_000, 1000))
+    assert len(random_subset(50, 1000)) == 50
 
 
 def test_active_units_counts_the_latents_that_move_with_x(x: np.ndarray) -> None:

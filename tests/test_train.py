@@ -8,20 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vae_lib.config import ConfigError, TrainConfig, tutorial_run
 from vae_lib.data import Mnist
 from vae_lib.model import CVAE
-from vae_lib.train import (
-    HISTORY_FIELDS,
-    ConfigMismatchError,
-    NonFiniteLossError,
-    TrainConfig,
-    load_run,
-    read_history_csv,
-    train,
-    tutorial_run,
-)
+from vae_lib.run import HISTORY_FIELDS, ConfigMismatchError, RunFolder
+from vae_lib.train import NonFiniteLossError, build_model, train
 
-QUICK = TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, seed=3)
+QUICK = TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, seed=3, precision="float32")
 
 
 def numbers(history: list[dict]) -> list[dict]:
@@ -60,10 +53,10 @@ def test_history_has_a_finite_row_per_epoch_and_learns(reference: tuple) -> None
 
 def test_run_folder_holds_config_history_and_checkpoint(reference: tuple) -> None:
     out, model, history = reference
-    assert read_history_csv(out / "history.csv") == history
+    assert RunFolder(out).read_history() == history
     assert json.loads((out / "config.json").read_text())["seed"] == 3
     assert (out / "checkpoints" / "latest").read_text() == "epoch-0003"
-    config, loaded, loaded_history = load_run(out)
+    config, loaded, loaded_history = RunFolder(out).load()
     assert config == QUICK
     assert loaded_history == history
     for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
@@ -89,12 +82,12 @@ def test_interrupted_run_resumes_to_the_same_history(
     _, model, history = reference
     with pytest.raises(KeyboardInterrupt):
         train(QUICK, tmp_path, small_mnist, hooks=[StopAfter(1)], progress=False)
-    assert len(read_history_csv(tmp_path / "history.csv")) == 1
+    assert len(RunFolder(tmp_path).read_history()) == 1
     # A kill during the next checkpoint's write leaves a partial folder behind; it must be ignored.
     (tmp_path / "checkpoints" / "epoch-0002.partial").mkdir()
     resumed_model, resumed = train(QUICK, tmp_path, small_mnist, progress=False)
     assert numbers(resumed) == numbers(history)
-    assert numbers(read_history_csv(tmp_path / "history.csv")) == numbers(history)
+    assert numbers(RunFolder(tmp_path).read_history()) == numbers(history)
     for a, b in zip(model.get_weights(), resumed_model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -134,28 +127,47 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     with pytest.raises(NonFiniteLossError, match=r"loss became nan in epoch 2 .*last good checkpoint"):
         train(QUICK, tmp_path, small_mnist, hooks=[poison], progress=False)
     assert (tmp_path / "checkpoints" / "latest").read_text() == "epoch-0001"
-    assert len(read_history_csv(tmp_path / "history.csv")) == 1
-    _, model, _ = load_run(tmp_path)
+    assert len(RunFolder(tmp_path).read_history()) == 1
+    _, model, _ = RunFolder(tmp_path).load()
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
 def test_tutorial_run_is_the_recipe_or_its_quick_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VAE_QUICK", raising=False)
-    assert tutorial_run() == (TrainConfig(), Path("runs/tutorial"))
+    assert tutorial_run() == (TrainConfig(precision="float32"), Path("runs/tutorial"))
     monkeypatch.setenv("VAE_QUICK", "1")
     config, folder = tutorial_run()
     assert (config.train_size, config.epochs, folder) == (2000, 1, Path("runs/tutorial-quick"))
-    assert tutorial_run(quick=False)[0] == TrainConfig()
+    assert tutorial_run(quick=False)[0] == TrainConfig(precision="float32")
 
 
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"epochs": 0}, "epochs must be positive"),
-        ({"learning_rate": float("nan")}, "learning_rate must be positive and finite"),
-        ({"precision": "float16"}, "precision must be 'float32' or 'mixed_bfloat16'"),
+        ({"epochs": 0}, "epochs: 0 is not positive"),
+        ({"learning_rate": float("nan")}, "learning_rate: nan is not positive and finite"),
+        ({"precision": "float16"}, "precision: 'float16' is not one of auto, float32, mixed_bfloat16"),
+        ({"kl": "exact"}, "kl: 'exact' is not one of monte_carlo, analytic"),
+        ({"binarization": "grey"}, "binarization: 'grey' is not one of static, dynamic"),
+        ({"filters": (32,)}, "filters: 32 is not two positive channel counts"),
+        ({"lr_half_life": 0.0}, "lr_half_life: 0.0 is not positive and finite"),
+        ({"devices": 0}, "devices: 0 is not positive"),
     ],
 )
 def test_bad_config_is_refused(fields: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         TrainConfig(**fields)
+
+
+def test_config_round_trips_through_json_and_old_files_get_new_defaults() -> None:
+    config = TrainConfig(latent_dim=5, filters=(8, 16), lr_half_life=2.5)
+    assert TrainConfig.from_json(config.to_json()) == config
+    old = {k: v for k, v in config.to_json().items() if k not in ("lr_half_life", "devices")}
+    assert TrainConfig.from_json(old) == dataclasses.replace(config, lr_half_life=None)
+
+
+def test_learning_rate_halves_every_half_life() -> None:
+    _, optimizer = build_model(TrainConfig(learning_rate=1e-3, lr_half_life=2.0), steps_per_epoch=10)
+    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    assert float(schedule(20)) == pytest.approx(5e-4)
+    assert float(schedule(40)) == pytest.approx(2.5e-4)

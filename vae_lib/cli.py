@@ -1,13 +1,15 @@
 """The command line: ``python -m vae_lib train`` and ``python -m vae_lib evaluate``.
 
 ``train --out DIR`` trains (resuming DIR if it holds part of the same run) and
-writes into DIR: ``checkpoints/``, ``history.csv``, ``epoch_NNNN.png`` (one per
-epoch), ``progress.gif``, ``training_curves.png``, ``samples.png``,
-``reconstructions.png``, for a 2-D latent space ``latent_manifold.png`` and
-``latent_scatter.png``, and ``metrics.json``.
+writes into DIR (:mod:`vae_lib.run`): ``checkpoints/``, ``history.csv``,
+``epoch_NNNN.png`` (one per epoch), ``progress.gif``, ``training_curves.png``,
+``samples.png``, ``reconstructions.png``, for a 2-D latent space
+``latent_manifold.png`` and ``latent_scatter.png``, and ``metrics.json``.
+Its options are :class:`~vae_lib.config.TrainConfig`'s fields.
 
-``evaluate DIR`` reports the test ELBO and the importance-weighted bound of
-the run's latest checkpoint and adds them to ``DIR/metrics.json``.
+``evaluate DIR`` reports the test ELBO and the importance-weighted bound L_k of
+the run's latest checkpoint, with the protocol they were measured under, and
+adds them to ``DIR/metrics.json``.
 
 Exit status: 0 done, 1 a named error (bad data, NaN loss, other settings in
 DIR), 2 a bad argument, 130 interrupted (run the same command to resume).
@@ -16,59 +18,80 @@ DIR), 2 a bad argument, 130 interrupted (run the same command to resume).
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import get_args
+from typing import Any, Literal, get_args, get_origin
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
 from vae_lib import plots
-from vae_lib.data import Binarization, DataError, Mnist, binarize_static, load_mnist
-from vae_lib.evaluate import evaluate, evaluate_iw_bound
-from vae_lib.losses import KlEstimator
-from vae_lib.model import CVAE, Precision
-from vae_lib.train import (
-    ConfigMismatchError,
-    History,
-    NonFiniteLossError,
-    TrainConfig,
-    load_run,
-    train,
-)
+from vae_lib.config import ConfigError, TrainConfig, field_types, is_optional
+from vae_lib.data import DataError, Mnist, binary_test_images, load_mnist
+from vae_lib.evaluate import IW_SUBSET_SEED, evaluate, evaluate_iw_bound, random_subset
+from vae_lib.model import CVAE
+from vae_lib.run import ConfigMismatchError, History, Metrics, RunFolder
+from vae_lib.train import NonFiniteLossError, train
 
-DEFAULTS = TrainConfig()
+
+def _number(kind: type) -> Callable[[str], Any]:
+    noun = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> Any:
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+
+    return parse
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not channel counts like 32,64") from None
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = _number(int)(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is not positive")
     return value
 
 
-def _positive_float(text: str) -> float:
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per :class:`TrainConfig` field: ``--latent-dim`` for ``latent_dim``, and so on."""
+    defaults = TrainConfig()
+    for spec in dataclasses.fields(TrainConfig):
+        flag, kind = "--" + spec.name.replace("_", "-"), field_types()[spec.name]
+        default = getattr(defaults, spec.name)
+        help_text = spec.metadata["help"]
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", help=help_text)
+            continue
+        if is_optional(kind):
+            kind = next(arg for arg in get_args(kind) if arg is not type(None))
+        if get_origin(kind) is Literal:
+            options: dict[str, Any] = {"choices": get_args(kind)}
+        elif get_origin(kind) is tuple:
+            options = {"type": _channels, "metavar": "A,B"}
+            default = ",".join(map(str, default))
+        else:
+            options = {"type": _number(kind)}
+        shown = "" if default is None else f" (default: {default})"
+        parser.add_argument(flag, default=getattr(defaults, spec.name), help=help_text + shown, **options)
+
+
+def config_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed ``args``; a value it refuses is a usage error (exit 2)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} is not a positive finite number")
-    return value
-
-
-def _filters(text: str) -> tuple[int, int]:
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"{text!r} is not two channel counts like 32,64")
-    first, second = (_positive_int(p) for p in parts)
-    return first, second
+        return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    except ConfigError as err:
+        parser.error(f"argument --{err.name.replace('_', '-')}: {err.problem}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,51 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = commands.add_parser("train", help="train a CVAE on MNIST and write its results")
     tr.add_argument("--out", required=True, type=Path, help="output folder (resumed if it holds this run)")
-    tr.add_argument("--latent-dim", type=_positive_int, default=DEFAULTS.latent_dim)
-    tr.add_argument("--epochs", type=_positive_int, default=DEFAULTS.epochs)
-    tr.add_argument("--batch-size", type=_positive_int, default=DEFAULTS.batch_size)
-    tr.add_argument("--learning-rate", type=_positive_float, default=DEFAULTS.learning_rate)
-    tr.add_argument(
-        "--train-size", type=_positive_int, default=None, help="first N training images (default: all)"
-    )
-    tr.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    tr.add_argument("--binarization", choices=get_args(Binarization), default=DEFAULTS.binarization)
-    tr.add_argument(
-        "--kl",
-        choices=get_args(KlEstimator),
-        default=DEFAULTS.kl,
-        help="KL estimator of the training loss (default: the tutorial's one-sample estimate)",
-    )
-    tr.add_argument("--filters", type=_filters, default=DEFAULTS.filters, help="conv channels, e.g. 32,64")
-    tr.add_argument(
-        "--precision",
-        choices=get_args(Precision),
-        default=DEFAULTS.precision,
-        help="mixed_bfloat16: faster where the hardware has bfloat16 units",
-    )
-    tr.add_argument("--xla", action="store_true", help="compile each step with XLA (measure first)")
-    tr.add_argument(
-        "--lr-half-life",
-        type=_positive_float,
-        default=None,
-        help="epochs after which the learning rate has halved (default: constant)",
-    )
-    tr.add_argument(
-        "--multi-device",
-        action="store_true",
-        help="spread each batch over all visible GPUs (tf.distribute.MirroredStrategy)",
-    )
+    add_config_options(tr)
     tr.add_argument("--data-dir", type=Path, default=None, help="MNIST IDX folder (default: $VAE_DATA_DIR)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = commands.add_parser("evaluate", help="test ELBO and importance-weighted bound of a trained run")
     ev.add_argument("run_dir", type=Path)
-    ev.add_argument("--iw-samples", type=_positive_int, default=100, help="k of the bound L_k (default 100)")
+    ev.add_argument(
+        "--iw-samples", type=_positive_int, default=5000, help="k of the bound L_k (default: 5000, as papers)"
+    )
     ev.add_argument(
         "--iw-images",
         type=_positive_int,
         default=None,
-        help="bound on the first N test images only (default: all 10,000)",
+        help="bound on a fixed random subset of N test images (default: all on a GPU, 1,000 on a CPU)",
     )
     ev.add_argument("--data-dir", type=Path, default=None)
     ev.add_argument("--quiet", action="store_true")
@@ -133,102 +125,92 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def write_figures(
-    out: Path, model: CVAE, history: History, mnist: Mnist, config: TrainConfig, frames: list[Path]
-) -> None:
-    """The report figures of a finished run, into ``out``; ``frames`` are its per-epoch images."""
-    test = binarize_static(mnist.test_images)
-    plots.save_gif(frames, out / "progress.gif")
-    _save(plots.plot_history(history), out / "training_curves.png")
-    _save(plots.plot_samples(model, seed=config.seed), out / "samples.png")
-    _save(plots.plot_reconstructions(model, test[:12]), out / "reconstructions.png")
+def write_figures(run: RunFolder, model: CVAE, history: History, mnist: Mnist, config: TrainConfig) -> None:
+    """The report figures of a finished run, into its folder."""
+    test = binary_test_images(mnist, config.binarization)
+    plots.save_gif(run.epoch_images(), run.figure("progress.gif"))
+    _save(plots.plot_history(history), run.figure("training_curves.png"))
+    _save(plots.plot_samples(model, seed=config.seed), run.figure("samples.png"))
+    _save(plots.plot_reconstructions(model, test[:12]), run.figure("reconstructions.png"))
     if config.latent_dim == 2:
-        _save(plots.plot_latent_manifold(model), out / "latent_manifold.png")
-        _save(plots.plot_latent_scatter(model, test, mnist.test_labels), out / "latent_scatter.png")
+        _save(plots.plot_latent_manifold(model), run.figure("latent_manifold.png"))
+        _save(plots.plot_latent_scatter(model, test, mnist.test_labels), run.figure("latent_scatter.png"))
 
 
-def update_metrics(out: Path, values: dict) -> dict:
-    path = out / "metrics.json"
-    metrics = json.loads(path.read_text()) if path.exists() else {}
-    metrics.update(values)
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
-
-
-def run_train(args: argparse.Namespace) -> int:
-    config = TrainConfig(
-        latent_dim=args.latent_dim,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        train_size=args.train_size,
-        seed=args.seed,
-        binarization=args.binarization,
-        kl=args.kl,
-        filters=args.filters,
-        precision=args.precision,
-        xla=args.xla,
-        lr_half_life=args.lr_half_life,
-    )
+def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
     mnist = load_mnist(args.data_dir)
-    hook = plots.EpochImages(args.out, config.latent_dim, seed=config.seed)
-    strategy = tf.distribute.MirroredStrategy() if args.multi_device else None
-    model, history = train(config, args.out, mnist, hooks=[hook], progress=not args.quiet, strategy=strategy)
-    write_figures(args.out, model, history, mnist, config, hook.frames())
+    run = RunFolder(args.out)
+    hook = plots.EpochImages(run.path, config.latent_dim, seed=config.seed)
+    model, history = train(config, run.path, mnist, hooks=[hook], progress=not args.quiet)
+    config = run.read_config()  # as trained: its precision resolved
+    write_figures(run, model, history, mnist, config)
     last = history[-1]
-    metrics = update_metrics(
-        args.out,
-        {
-            "test_elbo": last["test_elbo"],
-            "test_reconstruction": last["test_reconstruction"],
-            "test_kl": last["test_kl"],
-            "epochs": int(last["epoch"]),
-            "seconds_per_epoch": float(np.mean([row["seconds"] for row in history])),
-            "config": config.to_json(),
-        },
+    metrics = Metrics(
+        test_elbo=last["test_elbo"],
+        test_reconstruction=last["test_reconstruction"],
+        test_kl=last["test_kl"],
+        epochs=int(last["epoch"]),
+        seconds_per_epoch=float(np.mean([row["seconds"] for row in history])),
+        config=config.to_json(),
+        protocol=config.binarization,
     )
+    run.write_metrics(metrics)
     print(
-        f"test ELBO after {metrics['epochs']} epochs: {metrics['test_elbo']:.2f} nats "
-        f"({metrics['seconds_per_epoch']:.1f} s per epoch); results in {args.out}"
+        f"test ELBO after {metrics.epochs} epochs: {metrics.test_elbo:.2f} nats "
+        f"({metrics.seconds_per_epoch:.1f} s per epoch, {config.precision}); results in {run.path}"
     )
     return 0
 
 
+PROTOCOLS = {
+    "static": "test set thresholded at 0.5 (the tutorial's protocol)",
+    "dynamic": "test set binarized stochastically once, fixed seed (the papers' protocol)",
+}
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    _, model, _ = load_run(args.run_dir)
-    test = binarize_static(load_mnist(args.data_dir).test_images)
-    elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(test).batch(500))
-    images = test[: args.iw_images]
-    # The ELBO of the same images as the bound, so that the two can be compared.
-    if len(images) == len(test):
-        subset_elbo = elbo["test_elbo"]
+    run = RunFolder(args.run_dir)
+    # float32 whatever the run trained in: the weights are float32, the figures exact.
+    config, model, _ = run.load(precision="float32")
+    metrics = run.read_metrics()
+    test = binary_test_images(load_mnist(args.data_dir), config.binarization)
+    elbo = evaluate(model, test)
+    n = args.iw_images or (len(test) if tf.config.list_physical_devices("GPU") else 1000)
+    if n >= len(test):
+        images, subset, subset_elbo = test, "all", elbo["test_elbo"]
     else:
-        subset_elbo = evaluate(model, tf.data.Dataset.from_tensor_slices(images).batch(500))["test_elbo"]
+        images, subset = test[random_subset(len(test), n)], f"random, seed {IW_SUBSET_SEED}"
+        subset_elbo = evaluate(model, images)["test_elbo"]
     bound = evaluate_iw_bound(model, images, args.iw_samples, progress=not args.quiet)
-    update_metrics(
-        args.run_dir,
-        {
-            **elbo,
-            "test_iw_bound": bound,
-            "iw_samples": args.iw_samples,
-            "iw_images": len(images),
-            "iw_images_elbo": subset_elbo,
-        },
+    metrics = dataclasses.replace(
+        metrics,
+        **elbo,
+        protocol=config.binarization,
+        iw_samples=bound.k,
+        iw_images=bound.images,
+        iw_subset=subset,
+        test_iw_bound=bound.mean,
+        iw_stderr=bound.stderr,
+        iw_images_elbo=subset_elbo,
+        iw_seconds=bound.seconds,
     )
-    n = len(test)
-    print(f"test ELBO: {elbo['test_elbo']:.2f} nats ({n:,} test images)")
+    run.write_metrics(metrics)
+    print(f"protocol: {PROTOCOLS[config.binarization]}")
+    print(f"test ELBO: {elbo['test_elbo']:.2f} nats ({len(test):,} test images)")
     print(
-        f"on the first {len(images):,} of them: ELBO {subset_elbo:.2f} nats, "
-        f"L_{args.iw_samples} {bound:.2f} nats (a tighter bound on log p(x))"
+        f"L_{bound.k}: {bound.mean:.2f} ± {bound.stderr:.2f} nats (standard error) on {bound.images:,} "
+        f"test images ({subset}), whose ELBO is {subset_elbo:.2f}; {bound.seconds:.0f} s"
     )
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = config_from(args, parser) if args.command == "train" else None
     try:
-        return run_train(args) if args.command == "train" else run_evaluate(args)
-    except (DataError, ConfigMismatchError, NonFiniteLossError, FileNotFoundError) as err:
+        return run_train(args, config) if config is not None else run_evaluate(args)
+    except (DataError, ConfigError, ConfigMismatchError, NonFiniteLossError, FileNotFoundError) as err:
         print(f"python -m vae_lib: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,12 +1,17 @@
 """Evaluation of a trained model on test images: the ELBO, the importance-weighted bound, active units.
 
-Every figure is a mean per image, in nats, and is computed from a fixed random
-stream, so the same weights always give the same figures.
+Every function takes images ``float32 [N, 28, 28, 1]`` (binary, as
+:func:`vae_lib.data.binary_test_images` gives them) and a batch size. Every
+figure is a mean per image, in nats, computed from a fixed random stream, so
+the same weights always give the same figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -18,75 +23,98 @@ from vae_lib.model import CVAE
 
 # Evaluation draws its posterior samples from its own stream, apart from training's.
 EVAL_STREAM = 2**31 - 1
+# The seed of the random test subset that an importance-weighted bound averages on a CPU.
+IW_SUBSET_SEED = 5000
+_IMAGES = tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32)
+_INDEX = tf.TensorSpec([], tf.int64)
 
 
-def make_eval_step(model: CVAE, seed: int) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """A compiled step: the summed ELBO, reconstruction and KL (nats, ``[3]``) of a test batch."""
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32),
-            tf.TensorSpec([], tf.int64),
-        ]
-    )
-    def eval_step(x: tf.Tensor, batch_index: tf.Tensor) -> tf.Tensor:
-        terms = elbo_terms(model, x, tf.stack([tf.constant(seed, tf.int64), batch_index]), kl="analytic")
-        return tf.stack([tf.reduce_sum(t) for t in terms])
-
-    return eval_step
+def _batches(images: np.ndarray, batch_size: int) -> Iterator[tuple[tf.Tensor, np.ndarray]]:
+    """(batch number as a tensor, batch) pairs over ``images``, in order."""
+    for index, start in enumerate(range(0, len(images), batch_size)):
+        yield tf.constant(index, tf.int64), images[start : start + batch_size]
 
 
-def evaluate(model: CVAE, batches: Iterable[tf.Tensor], seed: int = EVAL_STREAM) -> dict[str, float]:
-    """Mean test ELBO, reconstruction log-likelihood and KL per image, in nats.
+def evaluate(
+    model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = EVAL_STREAM
+) -> dict[str, float]:
+    """Mean ELBO, reconstruction log-likelihood and KL per image of ``images``, in nats.
 
     Uses the analytic KL and one posterior sample per image, from a fixed seed,
     so the same weights always give the same figures.
     """
-    eval_step = make_eval_step(model, seed)
-    totals = np.zeros(3)
-    count = 0
-    for index, x in enumerate(batches):
-        totals += eval_step(x, tf.constant(index, tf.int64)).numpy()
-        count += int(x.shape[0])
-    elbo, reconstruction, kl = (float(v) for v in totals / count)
+
+    @tf.function(input_signature=[_IMAGES, _INDEX])
+    def batch_sums(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+        terms = elbo_terms(model, x, tf.stack([tf.constant(seed, tf.int64), index]), kl="analytic")
+        return tf.stack([tf.reduce_sum(t) for t in terms])
+
+    totals = sum(batch_sums(x, index).numpy() for index, x in _batches(images, batch_size))
+    elbo, reconstruction, kl = (float(v) for v in totals / len(images))
     return {"test_elbo": elbo, "test_reconstruction": reconstruction, "test_kl": kl}
+
+
+@dataclass(frozen=True)
+class IwBound:
+    """An importance-weighted bound L_k averaged over ``images`` test images, in nats."""
+
+    mean: float
+    stderr: float  # standard error of the mean across images (0 for one image)
+    k: int
+    images: int
+    seconds: float  # wall time it took
+
+
+def iw_bounds(
+    model: CVAE,
+    images: np.ndarray,
+    k: int,
+    batch_size: int = 10,
+    seed: int = EVAL_STREAM,
+    progress: bool = True,
+) -> np.ndarray:
+    """The importance-weighted bound L_k of each image, ``float64 [N]`` nats.
+
+    Costs k decoder passes per image: one compiled function per batch of
+    ``batch_size`` images decodes their k samples 100 at a time (the cost on a
+    2-core CPU is measured in bench/README.md).
+    """
+
+    @tf.function(input_signature=[_IMAGES, _INDEX])
+    def batch_bounds(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+        return importance_weighted_bound(model, x, k, tf.stack([tf.constant(seed, tf.int64), index]))
+
+    per_batch = []
+    with tqdm(total=len(images), desc=f"L_{k}", unit="image", disable=not progress, leave=False) as bar:
+        for index, x in _batches(images, batch_size):
+            per_batch.append(batch_bounds(x, index).numpy())
+            bar.update(len(x))
+    return np.concatenate(per_batch).astype(np.float64)
 
 
 def evaluate_iw_bound(
     model: CVAE,
     images: np.ndarray,
     k: int,
-    batch_size: int = 100,
+    batch_size: int = 10,
     seed: int = EVAL_STREAM,
     progress: bool = True,
-) -> float:
-    """Mean importance-weighted bound L_k over ``images`` ``[N, 28, 28, 1]``, in nats.
+) -> IwBound:
+    """The mean of :func:`iw_bounds` over ``images`` and its standard error across them."""
+    start = time.perf_counter()
+    bounds = iw_bounds(model, images, k, batch_size, seed, progress)
+    stderr = float(bounds.std(ddof=1) / math.sqrt(len(bounds))) if len(bounds) > 1 else 0.0
+    return IwBound(float(bounds.mean()), stderr, k, len(bounds), time.perf_counter() - start)
 
-    Costs k decoder passes per image (for the measured cost on a 2-core CPU,
-    see bench/README.md).
-    """
 
-    @tf.function(
-        input_signature=[tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32), tf.TensorSpec([], tf.int64)]
-    )
-    def batch_bound(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-        seed_pair = tf.stack([tf.constant(seed, tf.int64), index])
-        return tf.reduce_sum(importance_weighted_bound(model, x, k, seed_pair))
-
-    total = 0.0
-    starts = range(0, len(images), batch_size)
-    for index, start in enumerate(
-        tqdm(starts, desc=f"L_{k}", unit="batch", disable=not progress, leave=False)
-    ):
-        total += float(batch_bound(images[start : start + batch_size], tf.constant(index, tf.int64)))
-    return total / len(images)
+def random_subset(n_total: int, n: int, seed: int = IW_SUBSET_SEED) -> np.ndarray:
+    """Indices of ``n`` of ``n_total`` images, drawn without replacement from ``seed``, sorted."""
+    return np.sort(np.random.default_rng(seed).choice(n_total, size=min(n, n_total), replace=False))
 
 
 def posterior_means(model: CVAE, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """The means of q(z|x), ``[N, latent_dim]``, of ``images`` ``[N, 28, 28, 1]``, in batches."""
-    return np.concatenate(
-        [model.encode(images[i : i + batch_size])[0].numpy() for i in range(0, len(images), batch_size)]
-    )
+    """The means of q(z|x), ``[N, latent_dim]``, of ``images``, in batches."""
+    return np.concatenate([model.encode(x)[0].numpy() for _, x in _batches(images, batch_size)])
 
 
 def active_units(model: CVAE, images: np.ndarray, threshold: float = 0.01, batch_size: int = 1000) -> int:

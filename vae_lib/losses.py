@@ -8,14 +8,14 @@ log p(x), so they are negative for binary images.
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import tensorflow as tf
 
+from vae_lib.config import KlEstimator
 from vae_lib.model import CVAE
 
 LOG_2PI = math.log(2.0 * math.pi)
-KlEstimator = Literal["monte_carlo", "analytic"]
 
 
 def log_normal_pdf(sample: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor, axis: int = -1) -> tf.Tensor:
@@ -84,16 +84,17 @@ def importance_weighted_bound(
     """L_k = log (1/k) Σᵢ p(x, zᵢ) / q(zᵢ|x) with zᵢ ~ q(z|x), ``[B]`` nats (Burda et al. 2016).
 
     L_1 is the ELBO in expectation; L_k rises with k towards log p(x). The k
-    samples are decoded ``chunk_size`` at a time so memory stays bounded, and
-    the average is taken in log space (logsumexp) so no weight underflows.
+    samples are drawn and decoded ``chunk_size`` at a time, in a loop that a
+    ``tf.function`` compiles into one graph whatever k is, so memory stays
+    bounded; the average is taken in log space (logsumexp) so no weight underflows.
     """
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     mean, logvar = model.encode(x)
     batch, latent_dim = tf.shape(mean)[0], tf.shape(mean)[1]
-    log_weights = []
-    for index, start in enumerate(range(0, k, chunk_size)):
-        n = min(chunk_size, k - start)
+    log_sum = tf.fill([batch], -math.inf)  # log Σ of the weights so far
+    for index in tf.range(math.ceil(k / chunk_size)):
+        n = tf.minimum(chunk_size, k - index * chunk_size)
         shape = tf.stack([n, batch, latent_dim])
         if seed is None:
             eps = tf.random.normal(shape)
@@ -102,9 +103,7 @@ def importance_weighted_bound(
         z = mean + tf.exp(0.5 * logvar) * eps  # [n, B, D]
         logits = model.decode(tf.reshape(z, [-1, latent_dim]))
         logits = tf.reshape(logits, tf.concat([[n, batch], tf.shape(x)[1:]], axis=0))
-        log_weights.append(
-            bernoulli_log_likelihood(x, logits)
-            + log_normal_pdf(z, 0.0, 0.0)
-            - log_normal_pdf(z, mean, logvar)
-        )
-    return tf.reduce_logsumexp(tf.concat(log_weights, axis=0), axis=0) - math.log(k)
+        log_prior = log_normal_pdf(z, 0.0, 0.0)
+        log_weights = bernoulli_log_likelihood(x, logits) + log_prior - log_normal_pdf(z, mean, logvar)
+        log_sum = tf.reduce_logsumexp(tf.concat([log_sum[tf.newaxis], log_weights], axis=0), axis=0)
+    return log_sum - math.log(k)

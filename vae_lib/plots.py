@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from vae_lib.evaluate import posterior_means
 from vae_lib.model import CVAE
+from vae_lib.run import RunFolder
 
 
 def tile(images: np.ndarray, ncols: int) -> np.ndarray:
@@ -148,28 +149,25 @@ def plot_history(history: Sequence[dict[str, float]]) -> Figure:
 
 
 class EpochImages:
-    """A training hook: after each epoch, decode fixed latent points to ``DIR/epoch_NNNN.png``.
+    """A training hook: after each epoch, decode fixed latent points to the run folder's ``epoch_NNNN.png``.
 
     Fixed points (the same z every epoch) make the frames a film of learning.
     """
 
     def __init__(self, out_dir: str | os.PathLike[str], latent_dim: int, n: int = 16, seed: int = 0) -> None:
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.run = RunFolder(Path(out_dir))
+        self.run.path.mkdir(parents=True, exist_ok=True)
         self.z = tf.random.stateless_normal((n, latent_dim), seed=[seed, 1])
-
-    def path(self, epoch: int) -> Path:
-        return self.out_dir / f"epoch_{epoch:04d}.png"
 
     def __call__(self, epoch: int, model: CVAE) -> None:
         probabilities = model.decode(self.z, apply_sigmoid=True).numpy()
         mosaic = tile(probabilities, ncols=int(np.ceil(np.sqrt(len(probabilities)))))
         # Dark digits on white, 3× upscaled so the GIF is readable.
         frame = np.kron(255 - np.round(255 * mosaic), np.ones((3, 3))).astype(np.uint8)
-        imageio.imwrite(self.path(epoch), frame)
+        imageio.imwrite(self.run.epoch_image(epoch), frame)
 
     def frames(self) -> list[Path]:
-        return sorted(self.out_dir.glob("epoch_*.png"))
+        return self.run.epoch_images()
 
 
 def save_gif(

@@ -1,106 +1,37 @@
 """Training: a compiled loop of steps, and epochs that checkpoint and resume.
 
-A run writes into its output folder:
-
-* ``config.json`` — the :class:`TrainConfig`, so a restart can check it is the same run;
-* ``checkpoints/epoch-NNNN/`` — weights, optimizer state and history after epoch N,
-  and ``checkpoints/latest`` naming the newest complete one;
-* ``history.csv`` — one row per finished epoch.
-
-Random numbers come from stateless ops seeded by (seed, step), and each epoch's
-shuffle by (seed, epoch), so a run killed at any moment and restarted continues
-from its last finished epoch and ends with the same history as if never stopped.
+A run with an output folder writes its config, a checkpoint per epoch and its
+history there (:mod:`vae_lib.run` owns the layout). Random numbers come from
+stateless ops seeded by (seed, step), and each epoch's shuffle by (seed, epoch),
+so a run killed at any moment and restarted continues from its last finished
+epoch and ends with the same history as if never stopped.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import get_args
 
 import keras
-import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from vae_lib.data import Binarization, Mnist, Pipelines, load_mnist, make_pipelines
+from vae_lib import hardware
+from vae_lib.config import ConfigError, TrainConfig
+from vae_lib.data import Mnist, Pipelines, load_mnist, make_pipelines
 from vae_lib.evaluate import evaluate
-from vae_lib.losses import KlEstimator, elbo_terms
-from vae_lib.model import CVAE, Precision
-
-HISTORY_FIELDS = ("epoch", "train_loss", "test_elbo", "test_reconstruction", "test_kl", "seconds")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides a run's numbers. Defaults are the tutorial's recipe."""
-
-    latent_dim: int = 2
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-4
-    train_size: int | None = None  # first N training images; None = all 60,000
-    seed: int = 0
-    binarization: Binarization = "static"
-    kl: KlEstimator = "monte_carlo"  # the estimator the training loss uses
-    filters: tuple[int, int] = (32, 64)
-    precision: Precision = "float32"  # "mixed_bfloat16": bfloat16 compute, float32 weights
-    xla: bool = False  # compile each training step with XLA
-    lr_half_life: float | None = None  # epochs after which the learning rate has halved; None = constant
-
-    def __post_init__(self) -> None:
-        for name in ("latent_dim", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 < self.learning_rate < math.inf:
-            raise ValueError(f"learning_rate must be positive and finite, got {self.learning_rate}")
-        if self.lr_half_life is not None and not 0.0 < self.lr_half_life < math.inf:
-            raise ValueError(f"lr_half_life must be positive and finite, got {self.lr_half_life}")
-        if self.precision not in get_args(Precision):
-            raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', got {self.precision!r}")
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, fields: dict) -> TrainConfig:
-        return cls(**{**fields, "filters": tuple(fields["filters"])})
-
-
-QUICK_ENV = "VAE_QUICK"
-
-
-def tutorial_run(quick: bool | None = None) -> tuple[TrainConfig, Path]:
-    """The tutorial's recipe and the folder the book's chapters train it into.
-
-    ``quick`` (default: ``$VAE_QUICK`` is ``1``) selects the reduced run that
-    the book's tests execute: the first 2,000 training images for one epoch,
-    in a folder of its own so that the two runs never mix.
-    """
-    if quick is None:
-        quick = os.environ.get(QUICK_ENV) == "1"
-    if quick:
-        return TrainConfig(train_size=2000, epochs=1), Path("runs/tutorial-quick")
-    return TrainConfig(), Path("runs/tutorial")
+from vae_lib.losses import elbo_terms
+from vae_lib.model import CVAE
+from vae_lib.run import HISTORY_FIELDS, History, RunFolder
 
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is left in place."""
 
 
-class ConfigMismatchError(ValueError):
-    """An output folder holds a different run than the one asked for."""
-
-
-History = list[dict[str, float]]
 EpochHook = Callable[[int, CVAE], None]
 
 
@@ -110,9 +41,10 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
     With ``lr_half_life`` the learning rate decays smoothly with the step count,
     halving every ``lr_half_life`` epochs of ``steps_per_epoch`` steps. It depends
     on the step alone, so a resumed run, or one given more epochs, keeps the same curve.
+    A ``precision`` of ``"auto"`` is resolved for this machine (:func:`resolve_precision`).
     """
     keras.utils.set_random_seed(config.seed)
-    model = CVAE(config.latent_dim, config.filters, config.precision)
+    model = CVAE(config.latent_dim, config.filters, resolve_precision(config).precision)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_half_life is not None:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
@@ -123,101 +55,39 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
     return model, optimizer
 
 
-# --- checkpoints -------------------------------------------------------------------------------
+def resolve_precision(
+    config: TrainConfig, run: RunFolder | None = None, say: Callable[[str], None] | None = None
+) -> TrainConfig:
+    """``config`` with its precision resolved for this hardware, saying why through ``say``.
+
+    ``"auto"`` picks mixed_bfloat16 where the hardware computes bfloat16 natively,
+    else float32 (:func:`vae_lib.hardware.resolve_precision`). A run being resumed
+    keeps the precision it was started with, so its numbers do not change with
+    the machine; where that is not what auto would pick here, ``say`` tells.
+    """
+    precision, reason = hardware.resolve_precision(
+        config.precision, hardware.cpu_info().flags, hardware.gpu_info()
+    )
+    saved = run.read_config() if run is not None and run.has_config() else None
+    if saved is not None and config.precision == "auto" and saved.precision != precision:
+        reason = (
+            f"resuming with the run's own precision {saved.precision} "
+            f"(auto would pick {precision} on this hardware)"
+        )
+        precision = saved.precision
+    if say is not None:
+        say(f"precision: {reason}")
+    return dataclasses.replace(config, precision=precision)
 
 
-def _latest_dir(out_dir: Path) -> Path | None:
-    pointer = out_dir / "checkpoints" / "latest"
-    return out_dir / "checkpoints" / pointer.read_text().strip() if pointer.exists() else None
-
-
-def save_checkpoint(
-    out_dir: Path, epoch: int, model: CVAE, optimizer: keras.optimizers.Optimizer, history: History
-) -> None:
-    """Write epoch ``epoch`` completely, then point ``latest`` at it (atomic rename), then prune."""
-    root = out_dir / "checkpoints"
-    name = f"epoch-{epoch:04d}"
-    tmp = root / f"{name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_weights(tmp / "model.weights.h5")
-    np.savez(tmp / "optimizer.npz", *[v.numpy() for v in optimizer.variables])
-    (tmp / "history.json").write_text(json.dumps(history))
-    shutil.rmtree(root / name, ignore_errors=True)
-    tmp.rename(root / name)
-    _write_atomic(root / "latest", name)
-    for old in root.glob("epoch-*"):
-        if old.name != name:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-def restore_checkpoint(
-    out_dir: Path, model: CVAE, optimizer: keras.optimizers.Optimizer | None = None
-) -> History:
-    """Load the latest checkpoint of ``out_dir`` into ``model`` (and ``optimizer``); return its history."""
-    latest = _latest_dir(out_dir)
-    if latest is None or not latest.is_dir():
-        raise FileNotFoundError(f"no checkpoint in {out_dir}/checkpoints")
-    model.load_weights(latest / "model.weights.h5")
-    if optimizer is not None:
-        with np.load(latest / "optimizer.npz") as saved:
-            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        if len(values) != len(optimizer.variables):
-            raise ValueError(f"{latest}/optimizer.npz does not match this optimizer")
-        for variable, value in zip(optimizer.variables, values, strict=True):
-            variable.assign(value)
-    return json.loads((latest / "history.json").read_text())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_history_csv(path: Path, history: History) -> None:
-    """``history.csv``: one row per epoch, columns :data:`HISTORY_FIELDS`."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows(history)
-    os.replace(tmp, path)
-
-
-def read_history_csv(path: str | os.PathLike[str]) -> History:
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def load_run(out_dir: str | os.PathLike[str]) -> tuple[TrainConfig, CVAE, History]:
-    """The config, trained model (latest checkpoint) and history of a finished or stopped run."""
-    out_dir = Path(out_dir)
-    config_path = out_dir / "config.json"
-    if not config_path.exists():
-        raise FileNotFoundError(f"{out_dir} holds no training run (no config.json)")
-    config = TrainConfig.from_json(json.loads(config_path.read_text()))
-    model = CVAE(config.latent_dim, config.filters, config.precision)
-    history = restore_checkpoint(out_dir, model)
-    return config, model, history
-
-
-def _check_same_run(out_dir: Path, config: TrainConfig) -> None:
-    """Refuse to resume a folder trained with other settings (``epochs`` may grow)."""
-    path = out_dir / "config.json"
-    if path.exists():
-        saved = TrainConfig.from_json(json.loads(path.read_text()))
-        if dataclasses.replace(saved, epochs=config.epochs) != config:
-            diff = {
-                k: (getattr(saved, k), getattr(config, k))
-                for k in config.to_json()
-                if k != "epochs" and getattr(saved, k) != getattr(config, k)
-            }
-            raise ConfigMismatchError(
-                f"{out_dir} holds a run with other settings (saved, asked): {diff}; "
-                "use another output folder or the same settings"
-            )
-    _write_atomic(path, json.dumps(config.to_json(), indent=2))
+def make_strategy(devices: int) -> tf.distribute.Strategy:
+    """One device: TensorFlow's default; more: a batch split over the first ``devices`` GPUs."""
+    if devices == 1:
+        return tf.distribute.get_strategy()
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    if len(gpus) < devices:
+        raise ConfigError("devices", f"{devices} GPUs asked for, {len(gpus)} visible")
+    return tf.distribute.MirroredStrategy(gpus[:devices])
 
 
 # --- the compiled loop ----------------------------------------------------------------------------
@@ -284,14 +154,18 @@ def train(
     epoch. Each hook is called as ``hook(epoch, model)`` after epoch 0 (the
     untrained model, on a fresh run) and after every finished epoch.
 
-    ``strategy`` (e.g. ``tf.distribute.MirroredStrategy()``) spreads each
-    batch over several devices; by default one device is used. The loop reads
+    ``config.devices`` > 1 spreads each batch over that many GPUs; a
+    ``strategy`` given instead must have that many replicas. The loop reads
     the loss, updates the progress bar and checks for NaN every
     ``steps_per_call`` steps; the results do not depend on it.
 
+    ``config.precision="auto"`` is resolved first (:func:`resolve_precision`).
+
     Raises :class:`NonFiniteLossError` if the loss stops being finite, and
-    :class:`ConfigMismatchError` if ``out_dir`` holds a run with other settings.
+    :class:`~vae_lib.run.ConfigMismatchError` if ``out_dir`` holds a run with other settings.
     """
+    run = RunFolder(out_dir) if out_dir is not None else None
+    config = resolve_precision(config, run, say=tqdm.write if progress else None)
     data: Pipelines = make_pipelines(
         mnist if mnist is not None else load_mnist(),
         config.batch_size,
@@ -301,16 +175,18 @@ def train(
     )
     n_train = len(data.train_images)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
-    strategy = strategy or tf.distribute.get_strategy()
+    if strategy is None:
+        strategy = make_strategy(config.devices)
+    elif strategy.num_replicas_in_sync != config.devices:
+        replicas = strategy.num_replicas_in_sync
+        raise ConfigError("devices", f"{config.devices}, but the strategy given has {replicas} replicas")
     with strategy.scope():
         model, optimizer = build_model(config, steps_per_epoch)
     history: History = []
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        _check_same_run(out, config)
-        if _latest_dir(out) is not None:
-            history = restore_checkpoint(out, model, optimizer)
+    if run is not None:
+        run.claim(config)
+        if run.latest_checkpoint() is not None:
+            history = run.restore(model, optimizer)
     if not history:
         for hook in hooks:
             hook(0, model)
@@ -332,17 +208,17 @@ def train(
                 total += float(train_steps(batches, tf.constant(n)))
                 done += n
                 mean_loss = total / min(done * config.batch_size, n_train)
-                _raise_if_not_finite(mean_loss, epoch, done, out)
+                _raise_if_not_finite(mean_loss, epoch, done, run)
                 bar.set_postfix(loss=f"{mean_loss:.1f}", refresh=False)
                 bar.update(n)
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "train_loss": total / n_train, "seconds": seconds}
-        row |= evaluate(model, data.test_dataset(batch_size=500))
-        _raise_if_not_finite(row["test_elbo"], epoch, steps_per_epoch, out)
+        row |= evaluate(model, data.test_images)
+        _raise_if_not_finite(row["test_elbo"], epoch, steps_per_epoch, run)
         history.append({k: row[k] for k in HISTORY_FIELDS})
-        if out is not None:
-            save_checkpoint(out, epoch, model, optimizer, history)
-            write_history_csv(out / "history.csv", history)
+        if run is not None:
+            run.save_checkpoint(epoch, model, optimizer, history)
+            run.write_history(history)
         if progress:
             tqdm.write(
                 f"epoch {epoch:3d}  test ELBO {row['test_elbo']:9.2f} nats  "
@@ -354,9 +230,9 @@ def train(
     return model, history
 
 
-def _raise_if_not_finite(value: float, epoch: int, step: int, out: Path | None) -> None:
+def _raise_if_not_finite(value: float, epoch: int, step: int, run: RunFolder | None) -> None:
     if not math.isfinite(value):
-        kept = f"; the last good checkpoint is kept in {out / 'checkpoints'}" if out else ""
+        kept = f"; the last good checkpoint is kept in {run.checkpoints}" if run else ""
         raise NonFiniteLossError(
             f"loss became {value} in epoch {epoch} by step {step}: training stopped{kept}. "
             "Try a lower --learning-rate."

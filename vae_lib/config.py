@@ -1,0 +1,137 @@
+"""The settings of a training run: :class:`TrainConfig`, the one place each of them is defined.
+
+Each field carries its help text; the command line derives its options from the
+fields (name, type, default, choices, help) and hands every value to
+:class:`TrainConfig`, which checks them all, once, in ``__post_init__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+Binarization = Literal["static", "dynamic"]
+KlEstimator = Literal["monte_carlo", "analytic"]
+# "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster only where the
+# hardware has bfloat16 units (vae_lib.hardware). A run resolves "auto" to one of the two.
+PrecisionChoice = Literal["auto", "float32", "mixed_bfloat16"]
+
+Check = Callable[[Any], str | None]  # a value → what is wrong with it, or None
+
+
+def _positive(value: float) -> str | None:
+    if 0 < value < math.inf:
+        return None
+    return f"{value} is not positive" + ("" if isinstance(value, int) else " and finite")
+
+
+def _two_positive(value: tuple[int, ...]) -> str | None:
+    if len(value) != 2 or min(value) < 1:
+        return f"{','.join(map(str, value))} is not two positive channel counts like 32,64"
+    return None
+
+
+def setting(default: Any, help: str, check: Check | None = None) -> Any:
+    """A :class:`TrainConfig` field: its default, its help text and the check of its value."""
+    return field(default=default, metadata={"help": help, "check": check})
+
+
+class ConfigError(ValueError):
+    """A setting has a value it cannot take; ``name`` is the field's name."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name, self.problem = name, problem
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run's numbers.
+
+    Defaults are the tutorial's recipe, but for ``precision``: ``"auto"`` computes
+    in bfloat16 where the hardware does so natively (see :func:`tutorial_run`).
+    """
+
+    latent_dim: int = setting(2, "size of the latent space z", _positive)
+    epochs: int = setting(10, "passes over the training set (a finished run may be given more)", _positive)
+    batch_size: int = setting(32, "images per step (split over --devices)", _positive)
+    learning_rate: float = setting(1e-4, "Adam's learning rate", _positive)
+    lr_half_life: float | None = setting(
+        None, "epochs after which the learning rate has halved (default: constant)", _positive
+    )
+    train_size: int | None = setting(None, "first N training images (default: all)", _positive)
+    seed: int = setting(0, "seed of weights, shuffles, ε and dynamic binarization")
+    binarization: Binarization = setting(
+        "static", "static: threshold once (the tutorial); dynamic: a fresh Bernoulli sample every epoch"
+    )
+    kl: KlEstimator = setting(
+        "monte_carlo", "KL estimator of the training loss (monte_carlo: the tutorial's one-sample estimate)"
+    )
+    filters: tuple[int, int] = setting((32, 64), "channels of the two strided convolutions", _two_positive)
+    precision: PrecisionChoice = setting(
+        "auto", "mixed_bfloat16 (bfloat16 compute, float32 weights) or float32; auto: by the hardware"
+    )
+    xla: bool = setting(False, "compile each training step with XLA (slower on CPU: see bench/README.md)")
+    devices: int = setting(1, "GPUs each batch is split over (tf.distribute.MirroredStrategy)", _positive)
+
+    def __post_init__(self) -> None:
+        for spec in dataclasses.fields(self):
+            value, kind = getattr(self, spec.name), field_types()[spec.name]
+            if value is None and is_optional(kind):
+                continue
+            if get_origin(kind) is Literal and value not in get_args(kind):
+                raise ConfigError(spec.name, f"{value!r} is not one of {', '.join(get_args(kind))}")
+            if (check := spec.metadata["check"]) and (problem := check(value)):
+                raise ConfigError(spec.name, problem)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, fields: dict) -> TrainConfig:
+        """The config saved by :meth:`to_json`; fields added since then take their defaults."""
+        return cls(**{**fields, "filters": tuple(fields.get("filters", cls.filters))})
+
+    def differences(self, other: TrainConfig, ignore: tuple[str, ...] = ("epochs",)) -> dict:
+        """``{name: (self's value, other's value)}`` of the settings that differ."""
+        return {
+            f.name: (getattr(self, f.name), getattr(other, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in ignore and getattr(self, f.name) != getattr(other, f.name)
+        }
+
+
+@functools.cache
+def field_types() -> dict[str, Any]:
+    """Each :class:`TrainConfig` field's type, evaluated (the annotations are strings here)."""
+    return get_type_hints(TrainConfig)
+
+
+def is_optional(kind: Any) -> bool:
+    return isinstance(kind, types.UnionType) and type(None) in get_args(kind)
+
+
+QUICK_ENV = "VAE_QUICK"
+
+
+def tutorial_run(quick: bool | None = None) -> tuple[TrainConfig, Path]:
+    """The tutorial's recipe and the folder the book's chapters train it into.
+
+    ``quick`` (default: ``$VAE_QUICK`` is ``1``) selects the reduced run that
+    the book's tests execute: the first 2,000 training images for one epoch,
+    in a folder of its own so that the two runs never mix. The recipe computes
+    in float32, not ``"auto"``, so that the book's numbers are the same on every machine.
+    """
+    if quick is None:
+        quick = os.environ.get(QUICK_ENV) == "1"
+    recipe = TrainConfig(precision="float32")
+    if quick:
+        return dataclasses.replace(recipe, train_size=2000, epochs=1), Path("runs/tutorial-quick")
+    return recipe, Path("runs/tutorial")
