@@ -28,13 +28,17 @@ test: lint unit nbval book-check
 
 lint: install
 	ruff check .
+	ruff format --check .
+	actionlint
 
 unit: install
 	pytest tests/
 
-# Every chapter, executed in reduced mode (a training subset, one epoch) and compared with its outputs.
+# Every chapter, executed in reduced mode (a training subset, one epoch) and compared with its outputs,
+# in the book's kernel (notebooks/jupyter: C-level output such as TensorFlow's start-up lines stays
+# out of the notebook).
 nbval: install
-	VAE_QUICK=1 pytest --nbval notebooks/
+	JUPYTER_PATH=$(CURDIR)/notebooks/jupyter VAE_QUICK=1 pytest --nbval notebooks/
 
 book: install
 	jupyter-book build book/ --warningiserror --keep-going

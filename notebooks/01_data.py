@@ -34,27 +34,28 @@ import sys
 
 if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Colab's TensorFlow
     import subprocess
+    from importlib.metadata import version
 
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/vae-book/cvae-mnist-tf@main"],
-        check=True,
-    )
+    # tf-keras is released in step with TensorFlow: ask for the one that matches Colab's
+    # TensorFlow (tf-keras 2.19.x for TensorFlow 2.19), or pip would take the newest
+    # tf-keras and upgrade TensorFlow to suit it.
+    major, minor = version("tensorflow").split(".")[:2]
+    tf_keras = f"tf-keras~={major}.{minor}.0"
+    library = "git+https://github.com/vae-book/cvae-mnist-tf@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %% [markdown]
 # `vae_lib` is the small library that accompanies this book; every chapter imports its code
-# from there, so what you read is what the training script runs. It is imported *before*
-# TensorFlow on purpose: doing so keeps TensorFlow's start-up log lines out of the
-# notebook.
+# from there, so what you read is what the training script runs.
 
 # %%
 import inspect
 
-from vae_lib import data, plots
-
-# isort: split
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Code
+
+from vae_lib import data, plots
 
 # %% [markdown]
 # ## The raw digits

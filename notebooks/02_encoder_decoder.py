@@ -55,25 +55,28 @@ import sys
 
 if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Colab's TensorFlow
     import subprocess
+    from importlib.metadata import version
 
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/vae-book/cvae-mnist-tf@main"],
-        check=True,
-    )
+    # tf-keras is released in step with TensorFlow: ask for the one that matches Colab's
+    # TensorFlow (tf-keras 2.19.x for TensorFlow 2.19), or pip would take the newest
+    # tf-keras and upgrade TensorFlow to suit it.
+    major, minor = version("tensorflow").split(".")[:2]
+    tf_keras = f"tf-keras~={major}.{minor}.0"
+    library = "git+https://github.com/vae-book/cvae-mnist-tf@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %%
 import inspect
 import itertools
 
-from vae_lib import data, losses, model, plots
-
-# isort: split
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from IPython.display import Code
 from matplotlib.patches import FancyArrowPatch, Rectangle
+
+from vae_lib import data, losses, model, plots
 
 # %% [markdown]
 # ## The architecture at a glance

@@ -54,24 +54,27 @@ import sys
 
 if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Colab's TensorFlow
     import subprocess
+    from importlib.metadata import version
 
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/vae-book/cvae-mnist-tf@main"],
-        check=True,
-    )
+    # tf-keras is released in step with TensorFlow: ask for the one that matches Colab's
+    # TensorFlow (tf-keras 2.19.x for TensorFlow 2.19), or pip would take the newest
+    # tf-keras and upgrade TensorFlow to suit it.
+    major, minor = version("tensorflow").split(".")[:2]
+    tf_keras = f"tf-keras~={major}.{minor}.0"
+    library = "git+https://github.com/vae-book/cvae-mnist-tf@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %%
 import inspect
 
-from vae_lib import data, losses, model
-
-# isort: split
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 from IPython.display import Code
+
+from vae_lib import data, losses, model
 
 # %% [markdown]
 # ## A picture of the trick
@@ -190,7 +193,7 @@ print("\ntfp Normal reparameterization type:", tfp.distributions.Normal(0.0, 1.0
 # either way; it is the reconstruction term that needs the trick.)
 
 # %%
-x = data.make_pipelines(data.load_mnist()).test_images[:16]
+x = data.binary_test_images(data.load_mnist())[:16]
 for label, cut in (("reparameterized z", False), ("stop-gradient z", True)):
     with tf.GradientTape() as tape:
         mean_x, logvar_x = cvae.encode(x)

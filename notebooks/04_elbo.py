@@ -36,25 +36,28 @@ import sys
 
 if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Colab's TensorFlow
     import subprocess
+    from importlib.metadata import version
 
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/vae-book/cvae-mnist-tf@main"],
-        check=True,
-    )
+    # tf-keras is released in step with TensorFlow: ask for the one that matches Colab's
+    # TensorFlow (tf-keras 2.19.x for TensorFlow 2.19), or pip would take the newest
+    # tf-keras and upgrade TensorFlow to suit it.
+    major, minor = version("tensorflow").split(".")[:2]
+    tf_keras = f"tf-keras~={major}.{minor}.0"
+    library = "git+https://github.com/vae-book/cvae-mnist-tf@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %%
 import inspect
 import itertools
 
-from vae_lib import data, losses, model
-
-# isort: split
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 from IPython.display import Code
+
+from vae_lib import data, losses, model
 
 tfd = tfp.distributions
 
@@ -309,7 +312,7 @@ print("within 4 standard errors:", bool(np.all(np.abs(average - analytic) < 4 * 
 # %%
 keras.utils.set_random_seed(0)
 cvae = model.CVAE(latent_dim=2)
-images = data.make_pipelines(data.load_mnist()).test_images[:8]
+images = data.binary_test_images(data.load_mnist())[:8]
 seed = tf.constant([7, 7])
 
 terms = losses.elbo_terms(cvae, images, seed, kl="monte_carlo")

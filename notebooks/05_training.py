@@ -37,28 +37,31 @@ import sys
 
 if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Colab's TensorFlow
     import subprocess
+    from importlib.metadata import version
 
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/vae-book/cvae-mnist-tf@main"],
-        check=True,
-    )
+    # tf-keras is released in step with TensorFlow: ask for the one that matches Colab's
+    # TensorFlow (tf-keras 2.19.x for TensorFlow 2.19), or pip would take the newest
+    # tf-keras and upgrade TensorFlow to suit it.
+    major, minor = version("tensorflow").split(".")[:2]
+    tf_keras = f"tf-keras~={major}.{minor}.0"
+    library = "git+https://github.com/vae-book/cvae-mnist-tf@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %%
 import dataclasses
 import inspect
 import time
-from pathlib import Path
 
-from vae_lib import plots
-from vae_lib import train as training
-from vae_lib.data import load_mnist, make_pipelines
-from vae_lib.train import build_model, make_train_loop, train, tutorial_run
-
-# isort: split
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 from IPython.display import Code, Image, display
+
+from vae_lib import hardware, plots
+from vae_lib import train as training
+from vae_lib.config import tutorial_run
+from vae_lib.data import load_mnist, make_pipelines
+from vae_lib.train import build_model, make_train_loop, train
 
 # %% [markdown]
 # ## The recipe
@@ -72,7 +75,9 @@ from IPython.display import Code, Image, display
 # | binarization | static (chapter 1) | |
 # | ELBO estimator | single-sample Monte Carlo (chapter 4) | as in the original tutorial |
 #
-# These are the defaults of `TrainConfig`. `vae_lib.train.tutorial_run()` returns them
+# These are the defaults of `TrainConfig`, computed in float32 (its default precision,
+# `"auto"`, would pick bfloat16 on some machines and change the numbers; see "Making
+# training fast" below). `vae_lib.config.tutorial_run()` returns them
 # together with the folder the run is written to, `runs/tutorial`; chapter 6 calls it too,
 # so both chapters always mean the same run. Setting the environment variable
 # `VAE_QUICK=1` makes it return a reduced run instead (the first 2,000 training images,
@@ -207,15 +212,23 @@ display(Image(filename=str(gif)))
 #    about three significant digits; the weights stay float32, so that Adam's small
 #    updates are not rounded away, and the loss is computed in float32 (the model's
 #    methods always return float32). Because the range is float32's, no loss scaling is
-#    needed, unlike float16. It is faster where the hardware has bfloat16 arithmetic:
-#    CPUs with AVX512-BF16 or AMX instructions, and recent GPUs and TPUs. Elsewhere the
-#    conversions can make it slower.
+#    needed, unlike float16. It is faster only where the hardware has bfloat16 arithmetic:
+#    CPUs with AVX512-BF16 or AMX instructions, and GPUs of compute capability 8.0 or more.
+#    Elsewhere every bfloat16 operation is emulated and training gets several times
+#    *slower* (`bench/README.md` measures both on one machine). So `TrainConfig`'s
+#    default, and the command line's, is `precision="auto"`: `vae_lib.hardware` looks at
+#    the CPU's flags and the GPUs' compute capability when a run starts, picks
+#    `mixed_bfloat16` only where it is native, and the run records and prints its choice
+#    with the reason. A run that is resumed keeps the precision it started with. This
+#    chapter's recipe asks for float32 explicitly, so that its numbers are the same on
+#    every machine.
 # 4. **XLA**, `TrainConfig(xla=True)`, compiles each step with XLA, TensorFlow's
 #    optimizing compiler, which fuses operations into fewer, larger kernels. On this
 #    book's CPU it made this model's training *slower*, so it is off by default. On a GPU
 #    we have not measured it: try it, and compare the seconds per epoch.
-# 5. **Several GPUs**: `train(config, RUN_DIR, strategy=tf.distribute.MirroredStrategy())`,
-#    or `python -m vae_lib train --multi-device` on the command line. Each batch is split
+# 5. **Several GPUs**: `TrainConfig(devices=2)`, or `python -m vae_lib train --devices 2`
+#    on the command line. The device count is a setting like any other, since it changes
+#    the random draws: a run cannot be resumed on another count. Each batch is split
 #    among the devices, every device computes the gradient of its part, and the parts are
 #    summed, so an update is still that of the whole batch of `batch_size` images. This is
 #    tested on one CPU split into two logical devices (`tests/test_distributed.py`), which
@@ -226,13 +239,14 @@ display(Image(filename=str(gif)))
 # A small measurement shows the first and third on the machine running this notebook.
 # We time 100 steps of the tutorial's model at batch 32, on the training data, in three
 # variants: float32 with Python visiting every step, float32 with 50 steps per call (the
-# default), and mixed bfloat16 with 50 steps per call. Each variant is compiled and warmed
+# default), and mixed bfloat16 with 50 steps per call (whether or not this machine would
+# choose it: the printout says what `"auto"` picks here). Each variant is compiled and warmed
 # up first, the three are timed in turn five times, and the fastest of the five is kept,
 # since on a shared machine the other rounds mostly measure the neighbours.
 
 # %% tags=["nbval-ignore-output"]
-flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
-print("CPU bfloat16 instructions:", ", ".join(f for f in ("avx512_bf16", "amx_bf16") if f in flags) or "none")
+print(hardware.describe_hardware())
+print(hardware.resolve_precision("auto", hardware.cpu_info().flags, hardware.gpu_info())[1])
 
 speed_data = make_pipelines(load_mnist(), batch_size=config.batch_size)
 variants = {  # name: (precision, steps per call)
@@ -272,8 +286,8 @@ print(f"mixed_bfloat16 vs float32: {ratio:.2f}x the speed")
 # machine that ran this notebook. What the options can gain depends on where the time
 # goes. The compiled loop removes a fixed cost per step, so it gains most where the step
 # itself is short; mixed precision speeds up only the arithmetic, and only on hardware
-# with bfloat16 instructions (the first line of the printout says whether this CPU has
-# them); without them it may well lose.
+# with bfloat16 instructions (the first lines of the printout say whether this machine has
+# them, and what `"auto"` picks); without them it loses, by a wide margin.
 #
 # The repository's benchmark, `bench/bench.py`, measures all this properly: where a
 # step's time goes (input pipeline, compiled step, the loop around it), the throughput
@@ -301,9 +315,9 @@ print(f"mixed_bfloat16 vs float32: {ratio:.2f}x the speed")
 # * The test loss is dominated by reconstruction; the KL term rises as the codes become
 #   more informative.
 # * Speed: a compiled loop of many steps per call and a lean input pipeline are always
-#   on; `precision="mixed_bfloat16"` can pay off on hardware with bfloat16 arithmetic,
-#   `xla=True` is an option to measure before using, and `strategy=` spreads a batch over
-#   several devices.
+#   on; `precision="auto"` computes in bfloat16 only on hardware with bfloat16
+#   arithmetic, `xla=True` is an option to measure before using, and `devices=` spreads a
+#   batch over several GPUs.
 #
 # ## Exercises
 #

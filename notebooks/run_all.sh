@@ -17,6 +17,11 @@ if [[ -x "$here/../.venv/bin/jupyter" ]]; then
 fi
 cd "$here"
 unset VAE_QUICK
+# The book's kernel: the usual Python 3 kernel, except that output written by C code to file
+# descriptors 1 and 2 goes to this script's stderr (the log below) instead of into the notebook.
+# That is where TensorFlow's start-up lines (CUDA probing, oneDNN notice) go: TensorFlow writes
+# them before it reads TF_CPP_MIN_LOG_LEVEL, so no log level keeps them out.
+export JUPYTER_PATH="$here/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 
 if [[ $# -gt 0 ]]; then
     chapters=("${@%.ipynb}")

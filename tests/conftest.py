@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import vae_lib  # noqa: F401  (silences TensorFlow's start-up lines before anything imports it)
 from vae_lib.data import FILES, Mnist, binarize_static, load_mnist
 from vae_lib.model import CVAE
 
@@ -53,9 +52,8 @@ def write_md5sums(folder: Path) -> None:
     (folder / "MD5SUMS").write_text("\n".join(lines) + "\n")
 
 
-@pytest.fixture
-def idx_folder(tmp_path: Path, mnist: Mnist) -> Path:
-    """A folder of small IDX gz files (100 train, 50 test images) with its MD5SUMS, for a test to damage."""
+def write_idx_folder(folder: Path, mnist: Mnist) -> Path:
+    """Small IDX gz files of MNIST (100 train, 50 test images) in ``folder``, with their MD5SUMS."""
     arrays = {
         "train_images": mnist.train_images[:100],
         "train_labels": mnist.train_labels[:100],
@@ -63,6 +61,12 @@ def idx_folder(tmp_path: Path, mnist: Mnist) -> Path:
         "test_labels": mnist.test_labels[:50],
     }
     for key, name in FILES.items():
-        write_idx(tmp_path / name, arrays[key])
-    write_md5sums(tmp_path)
-    return tmp_path
+        write_idx(folder / name, arrays[key])
+    write_md5sums(folder)
+    return folder
+
+
+@pytest.fixture
+def idx_folder(tmp_path: Path, mnist: Mnist) -> Path:
+    """A folder of small IDX gz files with its MD5SUMS, for a test to damage."""
+    return write_idx_folder(tmp_path, mnist)

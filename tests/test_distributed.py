@@ -36,7 +36,9 @@ print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "two": two, "one": 
 def test_mirrored_strategy_on_two_cpu_devices_learns_like_one_device() -> None:
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, os.environ.get("VAE_DATA_DIR", "")],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = json.loads(result.stdout.strip().splitlines()[-1])
