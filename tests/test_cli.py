@@ -73,7 +73,8 @@ def test_train_then_evaluate(tmp_path: Path, idx_folder: Path, capsys: pytest.Ca
     out = tmp_path / "run"
     common = ["--data-dir", str(idx_folder), "--quiet"]
     # float32: the same numbers on every machine; a rate at which 8 steps learn something.
-    recipe = ["--epochs", "2", "--batch-size", "25", "--seed", "1", "--precision", "float32", "--learning-rate", "3e-3"]
+    recipe = ["--epochs", "2", "--batch-size", "25", "--seed", "1", "--precision", "float32"]
+    recipe += ["--learning-rate", "3e-3"]
     assert main(["train", "--out", str(out), *recipe, *common]) == 0
     for name in OUTPUTS:
         assert (out / name).exists(), name

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from pathlib import Path
 
@@ -25,7 +26,75 @@ def test_real_mnist_has_its_known_shapes_and_labels(mnist: Mnist) -> None:
 def test_official_folder_is_checked_against_the_official_md5s() -> None:
     folder = Path(os.environ["VAE_DATA_DIR"])
     for name, digest in data.MNIST_MD5.items():
-        assert data._md5(folder / name) == digest
+        assert hashlib.md5((folder / name).read_bytes()).hexdigest() == digest
+
+
+@pytest.fixture
+def genuine_folder(tmp_path: Path) -> Path:
+    """$VAE_DATA_DIR's MNIST files without their MD5SUMS, the train labels re-compressed."""
+    if "VAE_DATA_DIR" not in os.environ:
+        pytest.skip("needs the official files in $VAE_DATA_DIR")
+    for name in data.FILES.values():
+        (tmp_path / name).symlink_to(Path(os.environ["VAE_DATA_DIR"], name).resolve())
+    labels = tmp_path / data.FILES["train_labels"]
+    content = gzip.decompress(labels.read_bytes())
+    labels.unlink()
+    labels.write_bytes(gzip.compress(content, compresslevel=1, mtime=0))
+    return tmp_path
+
+
+def test_genuine_copy_loads_however_it_was_compressed(genuine_folder: Path, mnist: Mnist) -> None:
+    labels = genuine_folder / data.FILES["train_labels"]
+    assert hashlib.md5(labels.read_bytes()).hexdigest() != data.MNIST_MD5[labels.name]
+    loaded = load_mnist(genuine_folder)
+    np.testing.assert_array_equal(loaded.train_labels, mnist.train_labels)
+
+
+def test_damaged_copy_is_refused_though_it_is_well_formed(genuine_folder: Path) -> None:
+    labels = genuine_folder / data.FILES["train_labels"]
+    content = bytearray(gzip.decompress(labels.read_bytes()))
+    content[-1] = (content[-1] + 1) % 10  # one label changed: valid gzip, valid IDX
+    labels.write_bytes(gzip.compress(bytes(content)))
+    with pytest.raises(
+        DataError, match=r"train-labels-idx1-ubyte.gz is a well-formed IDX file, but not MNIST's"
+    ):
+        load_mnist(genuine_folder)
+
+
+def test_mnist_asked_for_as_fashion_mnist_is_named(genuine_folder: Path) -> None:
+    with pytest.raises(DataError, match=r"is MNIST's, not Fashion-MNIST's: .* --dataset mnist"):
+        load_mnist(genuine_folder, "fashion_mnist")
+
+
+def test_other_idx_data_set_without_md5sums_is_told_how_to_load(idx_folder: Path) -> None:
+    (idx_folder / "MD5SUMS").unlink()
+    with pytest.raises(
+        DataError, match=r"not MNIST's: the md5 of its content is .* list its files' md5s in .*MD5SUMS"
+    ):
+        load_mnist(idx_folder)
+
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
+
+
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_debian_fashion_mnist_loads_by_name_and_is_not_taken_for_mnist() -> None:
+    # Debian re-compressed the files: their gz md5s are not the published ones, their contents are.
+    fashion = load_mnist(DEBIAN_FASHION, "fashion_mnist")
+    assert fashion.train_images.shape == (60000, 28, 28) and fashion.test_images.shape == (10000, 28, 28)
+    assert np.bincount(fashion.test_labels).tolist() == [1000] * 10
+    with pytest.raises(DataError, match=r"is Fashion-MNIST's, not MNIST's: .* --dataset fashion_mnist"):
+        load_mnist(DEBIAN_FASHION)
+
+
+def test_fashion_mnist_comes_from_its_own_keras_download(
+    monkeypatch: pytest.MonkeyPatch, mnist: Mnist
+) -> None:
+    split = (mnist.train_images[:10], mnist.train_labels[:10]), (mnist.test_images[:5], mnist.test_labels[:5])
+    monkeypatch.setattr(tf.keras.datasets.fashion_mnist, "load_data", lambda: split)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    assert len(load_mnist(dataset="fashion_mnist").train_images) == 10
+    assert data.DATASETS["fashion_mnist"].class_names[9] == "Ankle boot"
 
 
 def test_folder_loads_like_any_idx_data_set(idx_folder: Path, mnist: Mnist) -> None:
@@ -167,7 +236,7 @@ def test_train_size_keeps_the_first_images(small_mnist: Mnist) -> None:
     ("kwargs", "message"),
     [
         ({"batch_size": 0}, "batch_size must be positive"),
-        ({"train_size": 513}, "train_size must be in 1..512"),
+        ({"train_size": 513}, "train_size: 513 is not in 1..512"),
         ({"binarization": "fuzzy"}, "binarization must be 'static' or 'dynamic'"),
     ],
 )

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from vae_lib.config import ConfigError, TrainConfig, tutorial_run
 from vae_lib.data import Mnist
 from vae_lib.model import CVAE
-from vae_lib.run import HISTORY_FIELDS, ConfigMismatchError, RunFolder
+from vae_lib.run import HISTORY_FIELDS, ConfigMismatchError, RunFolder, RunFolderError
 from vae_lib.train import NonFiniteLossError, build_model, train
 
 QUICK = TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, seed=3, precision="float32")
@@ -56,6 +58,9 @@ def test_run_folder_holds_config_history_and_checkpoint(reference: tuple) -> Non
     assert RunFolder(out).read_history() == history
     assert json.loads((out / "config.json").read_text())["seed"] == 3
     assert (out / "checkpoints" / "latest").read_text() == "epoch-0003"
+    # The one before the latest is kept, to fall back to should the latest be damaged.
+    assert [p.name for p in RunFolder(out).checkpoint_folders()] == ["epoch-0003", "epoch-0002"]
+    assert not (out / ".lock").exists()
     config, loaded, loaded_history = RunFolder(out).load()
     assert config == QUICK
     assert loaded_history == history
@@ -132,6 +137,28 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+def test_folder_in_use_is_refused_naming_its_holder(tmp_path: Path) -> None:
+    # flock belongs to an open file, so a second open file of .lock stands in for another process.
+    (tmp_path / ".lock").write_text("4242\n")
+    with (tmp_path / ".lock").open() as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        with pytest.raises(RunFolderError, match=r"in use by process 4242"), RunFolder(tmp_path).lock():
+            pass
+    # Its holder gone, the file it left blocks nothing; the lock is re-entrant within a process.
+    with RunFolder(tmp_path).lock(), RunFolder(tmp_path).lock():
+        assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_lock_removes_the_folder_it_created_if_nothing_was_written(tmp_path: Path) -> None:
+    with RunFolder(tmp_path / "new").lock():
+        assert (tmp_path / "new").is_dir()
+    assert not (tmp_path / "new").exists()
+    with RunFolder(tmp_path / "kept").lock():
+        (tmp_path / "kept" / "config.json").write_text("{}")
+    assert (tmp_path / "kept" / "config.json").exists()
+
+
 def test_tutorial_run_is_the_recipe_or_its_quick_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VAE_QUICK", raising=False)
     assert tutorial_run() == (TrainConfig(precision="float32"), Path("runs/tutorial"))
@@ -152,6 +179,7 @@ def test_tutorial_run_is_the_recipe_or_its_quick_version(monkeypatch: pytest.Mon
         ({"filters": (32,)}, "filters: 32 is not two positive channel counts"),
         ({"lr_half_life": 0.0}, "lr_half_life: 0.0 is not positive and finite"),
         ({"devices": 0}, "devices: 0 is not positive"),
+        ({"dataset": "cifar10"}, "dataset: 'cifar10' is not one of mnist, fashion_mnist"),
     ],
 )
 def test_bad_config_is_refused(fields: dict, message: str) -> None:

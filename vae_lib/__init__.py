@@ -1,7 +1,8 @@
 """vae_lib: the companion library of the book *Convolutional VAEs on MNIST in TensorFlow*.
 
-One module per idea: :mod:`~vae_lib.data`, :mod:`~vae_lib.model`,
-:mod:`~vae_lib.losses` (the ELBO), :mod:`~vae_lib.train`, :mod:`~vae_lib.plots`
+One module per idea: :mod:`~vae_lib.data` (MNIST, and Fashion-MNIST by name),
+:mod:`~vae_lib.model`, :mod:`~vae_lib.losses` (the ELBO), :mod:`~vae_lib.train`,
+:mod:`~vae_lib.run` (the run folder: its files, checkpoints and lock), :mod:`~vae_lib.plots`
 and :mod:`~vae_lib.cli`.
 """
 

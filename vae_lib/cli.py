@@ -9,10 +9,16 @@ Its options are :class:`~vae_lib.config.TrainConfig`'s fields.
 
 ``evaluate DIR`` reports the test ELBO and the importance-weighted bound L_k of
 the run's latest checkpoint, with the protocol they were measured under, and
-adds them to ``DIR/metrics.json``.
+writes them with the run's other numbers to ``DIR/metrics.json`` (a run that
+stopped early is evaluated as far as it got).
 
-Exit status: 0 done, 1 a named error (bad data, NaN loss, other settings in
-DIR), 2 a bad argument, 130 interrupted (run the same command to resume).
+One process writes into a run folder at a time; another is refused, naming the
+first's process id (:meth:`~vae_lib.run.RunFolder.lock`).
+
+Exit status: 0 done, 1 a named error (bad or missing data, a damaged file in DIR,
+other settings in DIR, DIR in use, a full disk, NaN loss), 2 a bad argument,
+130 interrupted (run the same command to resume). An error is one line that
+names the file or setting and what is wrong with it.
 """
 
 from __future__ import annotations
@@ -24,8 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+import imageio.v2 as imageio
 import matplotlib.pyplot as plt
-import numpy as np
 import tensorflow as tf
 
 from vae_lib import plots
@@ -33,7 +39,7 @@ from vae_lib.config import ConfigError, TrainConfig, field_types, is_optional
 from vae_lib.data import DataError, Mnist, binary_test_images, load_mnist
 from vae_lib.evaluate import IW_SUBSET_SEED, evaluate, evaluate_iw_bound, random_subset
 from vae_lib.model import CVAE
-from vae_lib.run import ConfigMismatchError, History, Metrics, RunFolder
+from vae_lib.run import History, Metrics, RunFolder, RunFolderError
 from vae_lib.train import NonFiniteLossError, train
 
 
@@ -98,10 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vae_lib", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    tr = commands.add_parser("train", help="train a CVAE on MNIST and write its results")
+    tr = commands.add_parser("train", help="train a CVAE on MNIST or Fashion-MNIST and write its results")
     tr.add_argument("--out", required=True, type=Path, help="output folder (resumed if it holds this run)")
     add_config_options(tr)
-    tr.add_argument("--data-dir", type=Path, default=None, help="MNIST IDX folder (default: $VAE_DATA_DIR)")
+    tr.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder of the data set's IDX files (default: $VAE_DATA_DIR)",
+    )
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = commands.add_parser("evaluate", help="test ELBO and importance-weighted bound of a trained run")
@@ -115,7 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="bound on a fixed random subset of N test images (default: all on a GPU, 1,000 on a CPU)",
     )
-    ev.add_argument("--data-dir", type=Path, default=None)
+    ev.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder of the IDX files of the run's data set (default: $VAE_DATA_DIR)",
+    )
     ev.add_argument("--quiet", action="store_true")
     return parser
 
@@ -125,36 +141,44 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
+def readable_frames(run: RunFolder) -> list[Path]:
+    """The run's epoch images that load; one cut short by a kill is left out of the GIF, with a warning."""
+    frames = []
+    for path in run.epoch_images():
+        try:
+            imageio.imread(path)
+        except (OSError, ValueError, SyntaxError) as err:  # PIL's word for a broken PNG is SyntaxError
+            reason = " ".join(str(err).split())
+            print(f"warning: {path} is damaged ({reason}); progress.gif leaves it out", file=sys.stderr)
+            continue
+        frames.append(path)
+    return frames
+
+
 def write_figures(run: RunFolder, model: CVAE, history: History, mnist: Mnist, config: TrainConfig) -> None:
     """The report figures of a finished run, into its folder."""
     test = binary_test_images(mnist, config.binarization)
-    plots.save_gif(run.epoch_images(), run.figure("progress.gif"))
+    plots.save_gif(readable_frames(run), run.figure("progress.gif"))
     _save(plots.plot_history(history), run.figure("training_curves.png"))
-    _save(plots.plot_samples(model, seed=config.seed), run.figure("samples.png"))
+    _save(plots.plot_samples(model, seed=config.seed, dataset=config.dataset), run.figure("samples.png"))
     _save(plots.plot_reconstructions(model, test[:12]), run.figure("reconstructions.png"))
     if config.latent_dim == 2:
-        _save(plots.plot_latent_manifold(model), run.figure("latent_manifold.png"))
-        _save(plots.plot_latent_scatter(model, test, mnist.test_labels), run.figure("latent_scatter.png"))
+        _save(plots.plot_latent_manifold(model, dataset=config.dataset), run.figure("latent_manifold.png"))
+        scatter = plots.plot_latent_scatter(model, test, mnist.test_labels, dataset=config.dataset)
+        _save(scatter, run.figure("latent_scatter.png"))
 
 
 def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
-    mnist = load_mnist(args.data_dir)
     run = RunFolder(args.out)
-    hook = plots.EpochImages(run.path, config.latent_dim, seed=config.seed)
-    model, history = train(config, run.path, mnist, hooks=[hook], progress=not args.quiet)
-    config = run.read_config()  # as trained: its precision resolved
-    write_figures(run, model, history, mnist, config)
-    last = history[-1]
-    metrics = Metrics(
-        test_elbo=last["test_elbo"],
-        test_reconstruction=last["test_reconstruction"],
-        test_kl=last["test_kl"],
-        epochs=int(last["epoch"]),
-        seconds_per_epoch=float(np.mean([row["seconds"] for row in history])),
-        config=config.to_json(),
-        protocol=config.binarization,
-    )
-    run.write_metrics(metrics)
+    # Locked before anything else, so that a second process is refused at once.
+    with run.lock():
+        mnist = load_mnist(args.data_dir, config.dataset)
+        hook = plots.EpochImages(run.path, config.latent_dim, seed=config.seed)
+        model, history = train(config, run.path, mnist, hooks=[hook], progress=not args.quiet)
+        config = run.read_config()  # as trained: its precision resolved
+        write_figures(run, model, history, mnist, config)
+        metrics = Metrics.of_history(history, config)
+        run.write_metrics(metrics)
     print(
         f"test ELBO after {metrics.epochs} epochs: {metrics.test_elbo:.2f} nats "
         f"({metrics.seconds_per_epoch:.1f} s per epoch, {config.precision}); results in {run.path}"
@@ -170,10 +194,17 @@ PROTOCOLS = {
 
 def run_evaluate(args: argparse.Namespace) -> int:
     run = RunFolder(args.run_dir)
+    run.read_config()  # refuses a folder without a run before the lock would create it
+    with run.lock():
+        return evaluate_run(run, args)
+
+
+def evaluate_run(run: RunFolder, args: argparse.Namespace) -> int:
     # float32 whatever the run trained in: the weights are float32, the figures exact.
-    config, model, _ = run.load(precision="float32")
-    metrics = run.read_metrics()
-    test = binary_test_images(load_mnist(args.data_dir), config.binarization)
+    config, model, history = run.load(precision="float32")
+    if len(history) < config.epochs:
+        print(f"the run has finished {len(history)} of its {config.epochs} epochs: evaluating those")
+    test = binary_test_images(load_mnist(args.data_dir, config.dataset), config.binarization)
     elbo = evaluate(model, test)
     n = args.iw_images or (len(test) if tf.config.list_physical_devices("GPU") else 1000)
     if n >= len(test):
@@ -182,8 +213,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         images, subset = test[random_subset(len(test), n)], f"random, seed {IW_SUBSET_SEED}"
         subset_elbo = evaluate(model, images)["test_elbo"]
     bound = evaluate_iw_bound(model, images, args.iw_samples, progress=not args.quiet)
+    # Everything but the bound follows from the checkpoint's history: a metrics.json
+    # that is missing (a run stopped early) or damaged is written afresh.
     metrics = dataclasses.replace(
-        metrics,
+        Metrics.of_history(history, config),
         **elbo,
         protocol=config.binarization,
         iw_samples=bound.k,
@@ -204,14 +237,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe(err: Exception) -> str:
+    """``err`` as one line that names the setting or file and what is wrong with it."""
+    if isinstance(err, ConfigError):
+        text = f"--{err.name.replace('_', '-')}: {err.problem}"
+    elif isinstance(err, OSError) and err.filename and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    else:
+        text = str(err)
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from(args, parser) if args.command == "train" else None
     try:
         return run_train(args, config) if config is not None else run_evaluate(args)
-    except (DataError, ConfigError, ConfigMismatchError, NonFiniteLossError, FileNotFoundError) as err:
-        print(f"python -m vae_lib: error: {err}", file=sys.stderr)
+    # OSError: what the file system says (a full disk, no permission) where no message names it better.
+    except (DataError, ConfigError, RunFolderError, NonFiniteLossError, OSError) as err:
+        print(f"python -m vae_lib: error: {describe(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 Binarization = Literal["static", "dynamic"]
+# MNIST's digits, or Zalando's Fashion-MNIST: the same IDX format, image size and ten classes.
+Dataset = Literal["mnist", "fashion_mnist"]
 KlEstimator = Literal["monte_carlo", "analytic"]
 # "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster only where the
 # hardware has bfloat16 units (vae_lib.hardware). A run resolves "auto" to one of the two.
@@ -65,6 +67,9 @@ class TrainConfig:
     learning_rate: float = setting(1e-4, "Adam's learning rate", _positive)
     lr_half_life: float | None = setting(
         None, "epochs after which the learning rate has halved (default: constant)", _positive
+    )
+    dataset: Dataset = setting(
+        "mnist", "the images: mnist (handwritten digits) or fashion_mnist (Zalando's clothing, same format)"
     )
     train_size: int | None = setting(None, "first N training images (default: all)", _positive)
     seed: int = setting(0, "seed of weights, shuffles, ε and dynamic binarization")

@@ -1,12 +1,19 @@
-"""MNIST as arrays and as `tf.data` pipelines.
+"""MNIST and Fashion-MNIST as arrays and as `tf.data` pipelines.
 
-Two ways in, never mixed:
+Both data sets come in the same IDX format, with 28×28 grey images in ten classes
+(:data:`DATASETS`). Two ways in, never mixed:
 
-* ``VAE_DATA_DIR`` (or ``data_dir=``) names a folder holding the four original
-  IDX gz files. Every file is md5-checked against the folder's ``MD5SUMS`` if it
-  has one (so any data set in the same IDX format loads the same way), else
-  against the official MNIST checksums.
-* With no folder configured, the standard Keras download is used.
+* ``VAE_DATA_DIR`` (or ``data_dir=``) names a folder holding the four IDX gz
+  files. Each file's *content*, its decompressed bytes, must have the md5 of the
+  genuine file of the data set asked for (:data:`DATASETS`). Checking the content,
+  not the gz file, accepts a genuine copy however it was compressed (Debian, for
+  one, re-compresses Fashion-MNIST, so its gz files do not have the published
+  md5s; gzip's own CRC catches a damaged gz file) and refuses a damaged copy or
+  another data set, saying which it is. A folder with an ``MD5SUMS`` file
+  (``md5sum *.gz > MD5SUMS``) is checked against it instead: that is how any
+  other data set in the same format loads (only MNIST or Fashion-MNIST asked
+  for by the other's name is still refused).
+* With no folder configured, the data set's Keras download is used.
 
 A folder that is configured but broken raises :class:`DataError`; it never
 falls back to downloading other data.
@@ -17,7 +24,10 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import math
 import os
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
@@ -25,7 +35,7 @@ from typing import get_args
 import numpy as np
 import tensorflow as tf
 
-from vae_lib.config import Binarization
+from vae_lib.config import Binarization, ConfigError, Dataset
 
 DATA_DIR_ENV = "VAE_DATA_DIR"
 IMAGE_SHAPE = (28, 28, 1)
@@ -36,6 +46,8 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
+# The published md5s of MNIST's gz files, for reference: a folder holding these files is
+# genuine, and so is any re-compression of them, which is why loading checks the content.
 MNIST_MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -46,6 +58,51 @@ MNIST_MD5 = {
 _IDX_MAGIC = {1: 0x00000801, 3: 0x00000803}
 
 
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the library knows of a data set in MNIST's format."""
+
+    name: str  # as figure titles and messages name it
+    class_names: tuple[str, ...]  # label i is class_names[i]
+    # gz file name → md5 of its decompressed bytes: those of the files the data set's authors
+    # publish (for Fashion-MNIST the same as Debian's re-compressed copies hold).
+    content_md5: dict[str, str]
+
+
+DATASETS: dict[Dataset, DatasetInfo] = {
+    "mnist": DatasetInfo(
+        "MNIST",
+        tuple("0123456789"),
+        {
+            "train-images-idx3-ubyte.gz": "6bbc9ace898e44ae57da46a324031adb",
+            "train-labels-idx1-ubyte.gz": "a25bea736e30d166cdddb491f175f624",
+            "t10k-images-idx3-ubyte.gz": "2646ac647ad5339dbf082846283269ea",
+            "t10k-labels-idx1-ubyte.gz": "27ae3e4e09519cfbb04c329615203637",
+        },
+    ),
+    "fashion_mnist": DatasetInfo(
+        "Fashion-MNIST",
+        (
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
+        {
+            "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+            "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
+            "t10k-images-idx3-ubyte.gz": "8181f5470baa50b63fa0f6fddb340f0a",
+            "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
+        },
+    ),
+}
+
 
 class DataError(RuntimeError):
     """A data file is missing, corrupt, or not what it should be."""
@@ -53,7 +110,7 @@ class DataError(RuntimeError):
 
 @dataclass(frozen=True)
 class Mnist:
-    """Raw MNIST: images ``uint8 [N, 28, 28]`` in 0..255, labels ``uint8 [N]``."""
+    """Raw images ``uint8 [N, 28, 28]`` in 0..255 and labels ``uint8 [N]``, of MNIST or Fashion-MNIST."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -68,37 +125,78 @@ class Mnist:
                 raise DataError(f"{split} images have shape {images.shape}, expected (N, 28, 28)")
             if labels.shape != images.shape[:1]:
                 raise DataError(f"{split} labels have shape {labels.shape}, expected ({images.shape[0]},)")
+            if len(images) == 0:
+                raise DataError(f"the {split} set holds no images")
 
 
-def _md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"missing data file {path}") from None
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror}") from None
 
 
-def _expected_md5s(folder: Path) -> dict[str, str]:
-    sums = folder / "MD5SUMS"
-    if not sums.exists():
-        return MNIST_MD5
-    expected = {}
-    for line in sums.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split()
-            expected[name.lstrip("*")] = digest
-    return expected
+def _md5sums(folder: Path) -> dict[str, str] | None:
+    """The folder's ``MD5SUMS`` as {file name: md5}, or None if it has none."""
+    path = folder / "MD5SUMS"
+    if not path.exists():
+        return None
+    sums = {}
+    for number, line in enumerate(_read(path).decode(errors="replace").splitlines(), 1):
+        fields = line.split(maxsplit=1)
+        if not fields:
+            continue
+        if len(fields) != 2 or not re.fullmatch(r"[0-9a-fA-F]{32}", fields[0]):
+            raise DataError(f"{path} line {number} is not an md5 and a file name, as md5sum writes: {line!r}")
+        sums[fields[1].strip().lstrip("*")] = fields[0].lower()
+    if missing := [name for name in FILES.values() if name not in sums]:
+        raise DataError(f"{path} lists no md5 for {', '.join(missing)}")
+    return sums
 
 
-def read_idx(path: Path, rank: int, expected_md5: str | None = None) -> np.ndarray:
+def _check_content(path: Path, content: bytes, dataset: Dataset, listed: bool) -> None:
+    """Refuse a file whose content is another known data set's, or, unless ``listed`` in MD5SUMS,
+    is not ``dataset``'s genuine file of its name; say what it is."""
+    actual, info = hashlib.md5(content).hexdigest(), DATASETS[dataset]
+    if actual == info.content_md5[path.name]:
+        return
+    for other, known in DATASETS.items():
+        if actual == known.content_md5[path.name]:
+            raise DataError(
+                f"{path} is {known.name}'s, not {info.name}'s: give {info.name}'s files, "
+                f"or train on {known.name} with --dataset {other}"
+            )
+    if listed:
+        return
+    raise DataError(
+        f"{path} is a well-formed IDX file, but not {info.name}'s: the md5 of its content is {actual}, "
+        f"{info.name}'s is {info.content_md5[path.name]}. To load another data set in this format, "
+        f"list its files' md5s in {path.parent / 'MD5SUMS'} (md5sum *.gz > MD5SUMS)"
+    )
+
+
+def read_idx(
+    path: Path, rank: int, expected_md5: str | None = None, dataset: Dataset | None = None
+) -> np.ndarray:
     """Read one gzipped IDX file of unsigned bytes with ``rank`` dimensions.
 
-    Raises :class:`DataError` naming the file if it is missing, fails its md5
-    check, is not gzip, has the wrong header, or is truncated.
+    ``expected_md5`` (from MD5SUMS) checks the gz file as it is. ``dataset`` checks
+    its content against that data set's genuine file of the same name; a file
+    vouched for by ``expected_md5`` may hold other data, but not another known
+    data set's. Raises :class:`DataError` naming the file if it is missing or
+    unreadable, fails a check, is not gzip, has the wrong header, or is truncated.
     """
-    if not path.is_file():
-        raise DataError(f"missing data file {path}")
-    if expected_md5 is not None and (actual := _md5(path)) != expected_md5:
-        raise DataError(f"{path} has md5 {actual}, expected {expected_md5}: the file is corrupt")
+    packed = _read(path)
+    if expected_md5 is not None and (actual := hashlib.md5(packed).hexdigest()) != expected_md5:
+        raise DataError(
+            f"{path} has md5 {actual}, expected {expected_md5} (MD5SUMS): the file is corrupt, "
+            "or MD5SUMS is out of date"
+        )
     try:
-        raw = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError) as err:
+        raw = gzip.decompress(packed)
+    except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"{path} is not a readable gzip file: {err}") from err
     header_size = 4 + 4 * rank
     if len(raw) < header_size:
@@ -111,35 +209,48 @@ def read_idx(path: Path, rank: int, expected_md5: str | None = None) -> np.ndarr
         )
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank))
     body = np.frombuffer(raw, dtype=np.uint8, offset=header_size)
-    if body.size != int(np.prod(shape)):
-        raise DataError(f"{path} holds {body.size} values, expected {int(np.prod(shape))} for shape {shape}")
+    if body.size != math.prod(shape):
+        raise DataError(f"{path} holds {body.size} values, expected {math.prod(shape)} for shape {shape}")
+    if dataset is not None:
+        _check_content(path, raw, dataset, listed=expected_md5 is not None)
     return body.reshape(shape)
 
 
-def load_mnist_folder(folder: str | os.PathLike[str]) -> Mnist:
-    """Load the four IDX gz files from ``folder`` (checked, see module doc)."""
+def load_mnist_folder(folder: str | os.PathLike[str], dataset: Dataset = "mnist") -> Mnist:
+    """Load the four IDX gz files of ``dataset`` from ``folder`` (checked, see module doc)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"data folder {folder} does not exist (set by ${DATA_DIR_ENV}?)")
-    expected = _expected_md5s(folder)
+        raise DataError(f"data folder {folder} {'is not a folder' if folder.exists() else 'does not exist'}")
+    sums = _md5sums(folder)
     arrays = {
-        key: read_idx(folder / name, 3 if key.endswith("images") else 1, expected.get(name))
+        key: read_idx(
+            folder / name,
+            3 if key.endswith("images") else 1,
+            expected_md5=sums[name] if sums else None,
+            dataset=dataset,
+        )
         for key, name in FILES.items()
     }
     return Mnist(**arrays)
 
 
-def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> Mnist:
-    """MNIST from ``data_dir``, else ``$VAE_DATA_DIR``, else the Keras download."""
-    folder = data_dir or os.environ.get(DATA_DIR_ENV)
-    if folder:
-        return load_mnist_folder(folder)
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, dataset: Dataset = "mnist") -> Mnist:
+    """``dataset`` (MNIST by default) from ``data_dir``, else ``$VAE_DATA_DIR``, else its Keras download."""
+    if data_dir:
+        return load_mnist_folder(data_dir, dataset)
+    if folder := os.environ.get(DATA_DIR_ENV):
+        try:
+            return load_mnist_folder(folder, dataset)
+        except DataError as err:
+            raise DataError(f"${DATA_DIR_ENV}: {err}") from None
+    info = DATASETS[dataset]
     try:
-        (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
+        # tf.keras.datasets.mnist or .fashion_mnist, looked up now so that tests can stand in for it.
+        (x_train, y_train), (x_test, y_test) = getattr(tf.keras.datasets, dataset).load_data()
     except Exception as err:  # the download raises several kinds, all mean "no data"
         raise DataError(
-            f"could not download MNIST ({err}); offline, set ${DATA_DIR_ENV} to a folder "
-            f"holding {', '.join(FILES.values())}"
+            f"could not download {info.name} ({err}); offline, set ${DATA_DIR_ENV} or --data-dir "
+            f"to a folder holding {', '.join(FILES.values())}"
         ) from err
     return Mnist(x_train, y_train, x_test, y_test)
 
@@ -272,7 +383,9 @@ def make_pipelines(
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     n_train = len(mnist.train_images)
     if train_size is not None and not 1 <= train_size <= n_train:
-        raise ValueError(f"train_size must be in 1..{n_train}, got {train_size}")
+        raise ConfigError(
+            "train_size", f"{train_size} is not in 1..{n_train} (the data holds {n_train} training images)"
+        )
     if binarization not in get_args(Binarization):
         raise ValueError(f"binarization must be 'static' or 'dynamic', got {binarization!r}")
     keep = slice(0, train_size)

@@ -17,6 +17,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from matplotlib.figure import Figure
 
+from vae_lib.config import Dataset
+from vae_lib.data import DATASETS
 from vae_lib.evaluate import posterior_means
 from vae_lib.model import CVAE
 from vae_lib.run import RunFolder
@@ -47,9 +49,12 @@ def plot_images(images: np.ndarray, ncols: int = 8, title: str | None = None, sc
     return fig
 
 
-def plot_samples(model: CVAE, n: int = 32, seed: int = 0, ncols: int = 8) -> Figure:
-    """Pixel probabilities of p(x|z) for z drawn from the prior N(0, I)."""
-    return plot_images(model.sample(n, seed=seed).numpy(), ncols, "Samples from the prior")
+def plot_samples(
+    model: CVAE, n: int = 32, seed: int = 0, ncols: int = 8, dataset: Dataset = "mnist"
+) -> Figure:
+    """Pixel probabilities of p(x|z) for z drawn from the prior N(0, I), of a model of ``dataset``."""
+    title = f"Samples from the prior ({DATASETS[dataset].name})"
+    return plot_images(model.sample(n, seed=seed).numpy(), ncols, title)
 
 
 def reconstruct(model: CVAE, x: tf.Tensor) -> np.ndarray:
@@ -88,27 +93,30 @@ def latent_manifold(model: CVAE, n: int = 20, coverage: float = 0.9) -> np.ndarr
     return tile(model.decode(z, apply_sigmoid=True).numpy(), n)
 
 
-def plot_latent_manifold(model: CVAE, n: int = 20) -> Figure:
+def plot_latent_manifold(model: CVAE, n: int = 20, dataset: Dataset = "mnist") -> Figure:
     fig, ax = plt.subplots(figsize=(8, 8))
     ax.imshow(latent_manifold(model, n), cmap="gray_r", vmin=0.0, vmax=1.0)
     ax.set_axis_off()
-    ax.set_title("Decoded digits over a grid of N(0, 1) quantiles")
+    ax.set_title(f"Decoded {DATASETS[dataset].name} images over a grid of N(0, 1) quantiles")
     fig.tight_layout()
     return fig
 
 
-def plot_latent_scatter(model: CVAE, images: np.ndarray, labels: np.ndarray) -> Figure:
-    """Posterior means of ``images`` in a 2-D latent space, coloured by digit label."""
+def plot_latent_scatter(
+    model: CVAE, images: np.ndarray, labels: np.ndarray, dataset: Dataset = "mnist"
+) -> Figure:
+    """Posterior means of ``images`` of ``dataset`` in a 2-D latent space, coloured by class."""
     if model.latent_dim != 2:
         raise ValueError(f"the scatter needs a 2-D latent space, this model has {model.latent_dim}")
+    info = DATASETS[dataset]
     z = posterior_means(model, images)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
     points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=2, alpha=0.6)
-    colorbar = fig.colorbar(points, ax=ax, ticks=range(10))
-    colorbar.set_label("digit")
+    colorbar = fig.colorbar(points, ax=ax, ticks=range(len(info.class_names)))
+    colorbar.ax.set_yticklabels(info.class_names)
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
-    ax.set_title("Test images in latent space (posterior means)")
+    ax.set_title(f"{info.name} test images in latent space (posterior means)")
     fig.tight_layout()
     return fig
 

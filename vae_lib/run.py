@@ -3,23 +3,34 @@
 ::
 
     DIR/config.json            the TrainConfig, so that a restart can check it is the same run
-    DIR/checkpoints/epoch-NNNN weights, optimizer state and history after epoch N
-    DIR/checkpoints/latest     the name of the newest complete checkpoint
+    DIR/checkpoints/epoch-NNNN weights, optimizer state and history after epoch N (the last two kept)
+    DIR/checkpoints/latest     the name of the newest complete checkpoint, for people and other tools
     DIR/history.csv            one row per finished epoch
     DIR/metrics.json           the final figures (:class:`Metrics`)
     DIR/epoch_NNNN.png, DIR/<figure>.png, DIR/progress.gif
+    DIR/.lock                  while a process writes into DIR: its process id (:meth:`RunFolder.lock`)
 
 Every file is written completely under another name and then renamed, so a run
-killed at any moment leaves the previous complete state readable.
+killed at any moment leaves the previous complete state readable; a checkpoint
+damaged later (a power loss, a full disk) leaves the one before it to fall back to.
+A file that cannot be read or written raises :class:`RunFolderError`, naming it
+and saying what is left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import fcntl
+import io
 import json
 import os
+import re
 import shutil
+import sys
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +44,11 @@ HISTORY_FIELDS = ("epoch", "train_loss", "test_elbo", "test_reconstruction", "te
 History = list[dict[str, float]]
 
 
-class ConfigMismatchError(ValueError):
+class RunFolderError(ValueError):
+    """A run folder, or a file in it, cannot be used: the message names it and says what is left."""
+
+
+class ConfigMismatchError(RunFolderError):
     """An output folder holds a different run than the one asked for."""
 
 
@@ -61,11 +76,60 @@ class Metrics:
     iw_images_elbo: float | None = None  # the ELBO of the same images, for the gap
     iw_seconds: float | None = None  # wall time of the bound
 
+    @classmethod
+    def of_history(cls, history: History, config: TrainConfig) -> Metrics:
+        """The figures of the last epoch of ``history``, a run of ``config``."""
+        last = history[-1]
+        return cls(
+            test_elbo=last["test_elbo"],
+            test_reconstruction=last["test_reconstruction"],
+            test_kl=last["test_kl"],
+            epochs=int(last["epoch"]),
+            seconds_per_epoch=float(np.mean([row["seconds"] for row in history])),
+            config=config.to_json(),
+            protocol=config.binarization,
+        )
+
+
+def _reason(err: BaseException) -> str:
+    """What went wrong, in one short line."""
+    text = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+# What reading a damaged file raises: h5py and the OS (OSError), json, keras and numpy
+# (ValueError), a JSON value of the wrong shape (TypeError, KeyError), np.load (BadZipFile, EOFError).
+_DAMAGE = (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[Path]:
+    """Turn any failure to read ``path`` into a :class:`RunFolderError` that names it."""
+    try:
+        yield path
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} is missing") from None
+    except json.JSONDecodeError as err:
+        raise RunFolderError(f"{path} is damaged (not JSON: {_reason(err)})") from None
+    except _DAMAGE as err:
+        raise RunFolderError(f"{path} is damaged ({_reason(err)})") from None
+
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        kept = "; its previous version is intact" if path.exists() else ""
+        raise RunFolderError(f"could not write {path}: {_reason(err)}{kept}") from err
+
+
+_CHECKPOINT = re.compile(r"epoch-\d+")
+# The folders this process holds the lock of, so that the command line may hold it around train().
+_HELD: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -91,6 +155,65 @@ class RunFolder:
     def epoch_images(self) -> list[Path]:
         return sorted(self.path.glob("epoch_*.png"))
 
+    def create(self) -> None:
+        """Make the folder, or say why it cannot be one."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise RunFolderError(f"{self.path} exists and is not a folder") from None
+        except OSError as err:
+            raise RunFolderError(f"cannot create the run folder {self.path}: {_reason(err)}") from None
+
+    # --- one writer -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold ``DIR/.lock`` while writing into the folder: a second writer is refused at once.
+
+        The lock is ``flock`` on that file, which the kernel releases when its
+        process ends however it ends (SIGKILL, power loss), so a stale file never
+        blocks. The file holds the holder's process id, for the refusal to name.
+        It is removed on release, and so is a folder the lock created that stayed
+        empty (a run refused before writing anything). Re-entrant within a process.
+        """
+        key = self.path.resolve()
+        if key in _HELD:
+            yield
+            return
+        created = not self.path.exists()
+        self.create()
+        path = self.path / ".lock"
+        while True:
+            file = path.open("a+")
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.seek(0)
+                holder = file.read(20).strip() or "unknown"
+                file.close()
+                raise RunFolderError(
+                    f"{self.path} is in use by process {holder}, which is writing into it: "
+                    "wait for it to finish or stop it"
+                ) from None
+            # The holder before us may have removed the file between our open and our flock:
+            # then we hold the lock of a file nobody else can see, and must take the new one.
+            if path.exists() and os.path.samestat(os.fstat(file.fileno()), path.stat()):
+                break
+            file.close()
+        try:
+            file.truncate(0)
+            file.write(f"{os.getpid()}\n")
+            file.flush()
+            _HELD.add(key)
+            yield
+        finally:
+            _HELD.discard(key)
+            path.unlink(missing_ok=True)
+            file.close()
+            if created:
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()  # only if empty
+
     # --- config -----------------------------------------------------------------------------
 
     def has_config(self) -> bool:
@@ -100,14 +223,15 @@ class RunFolder:
         path = self.path / "config.json"
         if not path.exists():
             raise FileNotFoundError(f"{self.path} holds no training run (no config.json)")
-        return TrainConfig.from_json(json.loads(path.read_text()))
+        with _reading(path):
+            return TrainConfig.from_json(json.loads(path.read_text()))
 
     def claim(self, config: TrainConfig) -> None:
         """Make this folder ``config``'s: refuse one that holds a run with other settings.
 
         Only ``epochs`` may differ: a finished run may be given more.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.create()
         if self.has_config():
             diff = self.read_config().differences(config)
             if diff:
@@ -119,42 +243,77 @@ class RunFolder:
 
     # --- checkpoints ------------------------------------------------------------------------
 
+    def checkpoint_folders(self) -> list[Path]:
+        """The complete checkpoints, newest first (a ``.partial`` one is being written, or was)."""
+        found = [p for p in self.checkpoints.glob("epoch-*") if _CHECKPOINT.fullmatch(p.name) and p.is_dir()]
+        return sorted(found, key=lambda p: int(p.name.removeprefix("epoch-")), reverse=True)
+
     def latest_checkpoint(self) -> Path | None:
-        pointer = self.checkpoints / "latest"
-        return self.checkpoints / pointer.read_text().strip() if pointer.exists() else None
+        folders = self.checkpoint_folders()
+        return folders[0] if folders else None
 
     def save_checkpoint(
         self, epoch: int, model: CVAE, optimizer: keras.optimizers.Optimizer, history: History
     ) -> None:
-        """Write epoch ``epoch`` completely, then point ``latest`` at it (atomic rename), then prune."""
+        """Write epoch ``epoch`` completely, rename it into place, point ``latest`` at it, then prune.
+
+        The previous checkpoint is kept beside it, for :meth:`restore` to fall back
+        to should this one be damaged later. A write that fails (a full disk)
+        raises :class:`RunFolderError` and leaves the complete checkpoints as they were.
+        """
         name = f"epoch-{epoch:04d}"
         tmp = self.checkpoints / f"{name}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        model.save_weights(tmp / "model.weights.h5")
-        np.savez(tmp / "optimizer.npz", *[v.numpy() for v in optimizer.variables])
-        (tmp / "history.json").write_text(json.dumps(history))
-        shutil.rmtree(self.checkpoints / name, ignore_errors=True)
-        tmp.rename(self.checkpoints / name)
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            model.save_weights(tmp / "model.weights.h5")
+            np.savez(tmp / "optimizer.npz", *[v.numpy() for v in optimizer.variables])
+            (tmp / "history.json").write_text(json.dumps(history))
+            shutil.rmtree(self.checkpoints / name, ignore_errors=True)
+            tmp.rename(self.checkpoints / name)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            latest = self.latest_checkpoint()
+            kept = (
+                f"the previous checkpoint {latest} is intact"
+                if latest
+                else "no checkpoint was written before"
+            )
+            raise RunFolderError(f"could not write checkpoint {tmp}: {_reason(err)}; {kept}") from err
         _write_atomic(self.checkpoints / "latest", name)
-        for old in self.checkpoints.glob("epoch-*"):
-            if old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
+        for old in [*self.checkpoint_folders()[2:], *self.checkpoints.glob("*.partial")]:
+            shutil.rmtree(old, ignore_errors=True)
 
-    def restore(self, model: CVAE, optimizer: keras.optimizers.Optimizer | None = None) -> History:
-        """Load the latest checkpoint into ``model`` (and ``optimizer``); return its history."""
-        latest = self.latest_checkpoint()
-        if latest is None or not latest.is_dir():
+    def restore(
+        self, model: CVAE, optimizer: keras.optimizers.Optimizer | None = None, fallback: bool = False
+    ) -> History:
+        """Load the latest checkpoint into ``model`` (and ``optimizer``); return its history.
+
+        One that does not load raises :class:`RunFolderError` naming the file and
+        what is left; with ``fallback`` (resuming training) the older one is loaded
+        instead, saying so on stderr: the epochs after it are trained again, to
+        the same numbers.
+        """
+        folders = self.checkpoint_folders()
+        if not folders:
             raise FileNotFoundError(f"no checkpoint in {self.checkpoints}")
-        model.load_weights(latest / "model.weights.h5")
-        if optimizer is not None:
-            with np.load(latest / "optimizer.npz") as saved:
-                values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-            if len(values) != len(optimizer.variables):
-                raise ValueError(f"{latest}/optimizer.npz does not match this optimizer")
-            for variable, value in zip(optimizer.variables, values, strict=True):
-                variable.assign(value)
-        return json.loads((latest / "history.json").read_text())
+        problems = []
+        for folder in folders if fallback else folders[:1]:
+            try:
+                history = _load_checkpoint(folder, model, optimizer)
+            except RunFolderError as err:
+                problems.append(str(err))
+                continue
+            if problems:
+                print(f"warning: {'; '.join(problems)}; falling back to {folder.name}", file=sys.stderr)
+            return history
+        left = folders[len(problems) :]
+        advice = (
+            f"the older checkpoint {left[0].name} is kept: train with the same settings to resume from it"
+            if left
+            else f"no older checkpoint is kept: delete {self.checkpoints} to start over"
+        )
+        raise RunFolderError(f"{'; '.join(problems)}; {advice}")
 
     def load(self, precision: str | None = None) -> tuple[TrainConfig, CVAE, History]:
         """The config, trained model (latest checkpoint) and history of a finished or stopped run.
@@ -170,23 +329,44 @@ class RunFolder:
 
     def write_history(self, history: History) -> None:
         """``history.csv``: one row per epoch, columns :data:`HISTORY_FIELDS`."""
-        tmp = self.path / "history.csv.tmp"
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS)
-            writer.writeheader()
-            writer.writerows(history)
-        os.replace(tmp, self.path / "history.csv")
+        lines = io.StringIO()
+        writer = csv.DictWriter(lines, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows(history)
+        _write_atomic(self.path / "history.csv", lines.getvalue())
 
     def read_history(self) -> History:
-        with (self.path / "history.csv").open(newline="") as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        path = self.path / "history.csv"
+        with _reading(path), path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if tuple(reader.fieldnames or ()) != HISTORY_FIELDS:
+                raise ValueError(f"its columns are {reader.fieldnames}, not {list(HISTORY_FIELDS)}")
+            return [{k: float(row[k]) for k in HISTORY_FIELDS} for row in reader]
 
     def read_metrics(self) -> Metrics:
         path = self.path / "metrics.json"
         if not path.exists():
             raise FileNotFoundError(f"{self.path} has no metrics.json: the run has not finished")
-        return Metrics(**json.loads(path.read_text()))
+        with _reading(path):
+            return Metrics(**json.loads(path.read_text()))
 
     def write_metrics(self, metrics: Metrics) -> None:
         _write_atomic(self.path / "metrics.json", json.dumps(dataclasses.asdict(metrics), indent=2) + "\n")
 
+
+def _load_checkpoint(folder: Path, model: CVAE, optimizer: keras.optimizers.Optimizer | None) -> History:
+    """Load one checkpoint folder; a file that does not load raises :class:`RunFolderError` naming it."""
+    with _reading(folder / "model.weights.h5") as path:
+        model.load_weights(path)
+    if optimizer is not None:
+        with _reading(folder / "optimizer.npz") as path, np.load(path) as saved:
+            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+            if len(values) != len(optimizer.variables):
+                raise ValueError(f"{len(values)} arrays, this optimizer has {len(optimizer.variables)}")
+        for variable, value in zip(optimizer.variables, values, strict=True):
+            variable.assign(value)
+    with _reading(folder / "history.json") as path:
+        history = json.loads(path.read_text())
+        if not isinstance(history, list) or not all(set(HISTORY_FIELDS) <= set(row) for row in history):
+            raise ValueError("it is not a training history")
+    return history

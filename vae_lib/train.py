@@ -9,6 +9,7 @@ epoch and ends with the same history as if never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -161,13 +162,28 @@ def train(
 
     ``config.precision="auto"`` is resolved first (:func:`resolve_precision`).
 
-    Raises :class:`NonFiniteLossError` if the loss stops being finite, and
-    :class:`~vae_lib.run.ConfigMismatchError` if ``out_dir`` holds a run with other settings.
+    Raises :class:`NonFiniteLossError` if the loss stops being finite,
+    :class:`~vae_lib.run.ConfigMismatchError` if ``out_dir`` holds a run with other
+    settings, and :class:`~vae_lib.run.RunFolderError` if another process is writing
+    into it (:meth:`~vae_lib.run.RunFolder.lock`) or a file there cannot be read or written.
     """
     run = RunFolder(out_dir) if out_dir is not None else None
+    with run.lock() if run is not None else contextlib.nullcontext():
+        return _train(config, run, mnist, hooks, progress, strategy, steps_per_call)
+
+
+def _train(
+    config: TrainConfig,
+    run: RunFolder | None,
+    mnist: Mnist | None,
+    hooks: Sequence[EpochHook],
+    progress: bool,
+    strategy: tf.distribute.Strategy | None,
+    steps_per_call: int,
+) -> tuple[CVAE, History]:
     config = resolve_precision(config, run, say=tqdm.write if progress else None)
     data: Pipelines = make_pipelines(
-        mnist if mnist is not None else load_mnist(),
+        mnist if mnist is not None else load_mnist(dataset=config.dataset),
         config.batch_size,
         config.seed,
         config.train_size,
@@ -186,7 +202,7 @@ def train(
     if run is not None:
         run.claim(config)
         if run.latest_checkpoint() is not None:
-            history = run.restore(model, optimizer)
+            history = run.restore(model, optimizer, fallback=True)
     if not history:
         for hook in hooks:
             hook(0, model)
@@ -232,7 +248,11 @@ def train(
 
 def _raise_if_not_finite(value: float, epoch: int, step: int, run: RunFolder | None) -> None:
     if not math.isfinite(value):
-        kept = f"; the last good checkpoint is kept in {run.checkpoints}" if run else ""
+        kept = (
+            f"; the last good checkpoint is kept in {run.checkpoints}"
+            if run and run.latest_checkpoint()
+            else ""
+        )
         raise NonFiniteLossError(
             f"loss became {value} in epoch {epoch} by step {step}: training stopped{kept}. "
             "Try a lower --learning-rate."
