@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from vae_lib.data import Mnist, binary_test_images
 from vae_lib.evaluate import evaluate
-from vae_lib.run import RunFolder
+from vae_lib.run import RESULTS_URL, RunFolder, committed_run
 
 RESULTS = Path(__file__).parent.parent / "results"
 TUTORIAL_BEST_ELBO = -78.3  # the original tutorial: latent 50, 100 epochs, thresholded test set
@@ -37,3 +38,19 @@ def test_the_papers_protocol_model_beats_the_two_layer_vae() -> None:
     assert (metrics.protocol, metrics.iw_samples) == ("dynamic", 5000)
     assert metrics.iw_images is not None and metrics.iw_images >= 1000
     assert metrics.test_iw_bound is not None and metrics.test_iw_bound > IWAE_VAE_TWO_LAYERS
+
+
+def test_committed_run_is_found_from_the_top_and_from_notebooks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    top = RESULTS.parent
+    monkeypatch.chdir(top)
+    assert committed_run("latent50").path == Path("results/latent50")
+    monkeypatch.chdir(top / "notebooks")
+    assert committed_run("latent50").read_config().latent_dim == 50
+
+
+def test_the_download_address_is_the_books_repository() -> None:
+    repository = yaml.safe_load((RESULTS.parent / "_config.yml").read_text())["repository"]["url"]
+    owner_and_name = repository.removeprefix("https://github.com/")
+    assert f"https://raw.githubusercontent.com/{owner_and_name}/main/results/" == RESULTS_URL

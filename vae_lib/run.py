@@ -370,3 +370,35 @@ def _load_checkpoint(folder: Path, model: CVAE, optimizer: keras.optimizers.Opti
         if not isinstance(history, list) or not all(set(HISTORY_FIELDS) <= set(row) for row in history):
             raise ValueError("it is not a training history")
     return history
+
+
+# Where a clone-less reader (Colab) fetches the committed results from: the repository of
+# _config.yml, whose main branch holds them.
+RESULTS_URL = "https://raw.githubusercontent.com/vae-book/cvae-mnist-tf/main/results/"
+
+
+def committed_run(name: str) -> RunFolder:
+    """The committed run ``results/NAME`` (e.g. ``"latent50"``), wherever a chapter runs.
+
+    In a clone it is found from the top folder or from ``notebooks/``. Elsewhere (Colab)
+    the files needed to use it, its config, history, metrics and latest checkpoint's
+    weights (a few MB), are downloaded into ``results/NAME`` first.
+    """
+    for base in (Path("results"), Path("../results")):
+        if (base / name / "config.json").exists():
+            return RunFolder(base / name)
+    import urllib.request
+
+    run = RunFolder(Path("results") / name)
+
+    def fetch(relative: str) -> None:
+        (run.path / relative).parent.mkdir(parents=True, exist_ok=True)
+        urllib.request.urlretrieve(f"{RESULTS_URL}{name}/{relative}", run.path / relative)
+
+    fetch("checkpoints/latest")
+    epoch = (run.checkpoints / "latest").read_text().strip()
+    for relative in ("history.csv", "metrics.json", f"checkpoints/{epoch}/history.json"):
+        fetch(relative)
+    fetch(f"checkpoints/{epoch}/model.weights.h5")
+    fetch("config.json")  # last: a folder with a config.json is complete
+    return run
