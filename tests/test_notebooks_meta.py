@@ -30,6 +30,7 @@ EXPECTED_CHAPTERS = [
     "05_training",
     "06_generation",
     "07_results",
+    "08_papers",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.
 TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|oneDNN|cuda|TF_ENABLE_ONEDNN_OPTS|AVX", re.M)
@@ -226,14 +227,13 @@ def test_chapter_ends_with_summary_and_exercises(chapter: str) -> None:
     assert markdown.index("## Summary") < markdown.index("## Exercises")
 
 
-def test_results_chapter_loads_the_committed_run_and_trains_nothing(config: dict) -> None:
-    """Chapter 7 reads results/latent50 (fetched from the configured repository in Colab)."""
-    cells = code_cells(NOTEBOOKS / "07_results.ipynb")
-    source = "\n".join(cells)
-    assert not re.search(r"\btrain\(", source), "chapter 7 must load its model, not train it"
-    assert 'Path("../results/latent50")' in source
-    url, branch = config["repository"]["url"], config["repository"]["branch"]
-    org_repo = url.removeprefix("https://github.com/")
-    raw = f"https://raw.githubusercontent.com/{org_repo}/{branch}/results/latent50/"
-    fetch = [cell for cell in cells if COLAB in cell and "urlretrieve" in cell]
-    assert len(fetch) == 1 and f'"{raw}"' in fetch[0], "a Colab cell must fetch the run from the repository"
+@pytest.mark.parametrize(
+    ("chapter", "runs"),
+    [("07_results", ["latent50"]), ("08_papers", ["tutorial-dynamic", "latent50-dynamic"])],
+)
+def test_results_chapters_load_committed_runs_and_train_nothing(chapter: str, runs: list[str]) -> None:
+    """Chapters 7 and 8 read results/NAME through committed_run (which downloads it in Colab)."""
+    source = "\n".join(code_cells(NOTEBOOKS / f"{chapter}.ipynb"))
+    assert not re.search(r"\btrain\(", source), f"{chapter} must load its models, not train them"
+    for name in runs:
+        assert f'"{name}"' in source and "committed_run" in source
