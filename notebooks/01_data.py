@@ -60,9 +60,10 @@ from vae_lib import data, plots
 # %% [markdown]
 # ## The raw digits
 #
-# `data.load_mnist()` reads the four original MNIST files, checking each against its
-# published checksum. (Set the environment variable `VAE_DATA_DIR` to a folder holding
-# them to work offline; otherwise Keras downloads them.) We get 60,000 training and
+# `data.load_mnist()` reads the four original MNIST files, checking that each one's
+# content is exactly that of the published files (the md5 checksum of its decompressed
+# bytes). (Set the environment variable `VAE_DATA_DIR` to a folder holding them to work
+# offline; otherwise Keras downloads them.) We get 60,000 training and
 # 10,000 test images of handwritten digits, stored as bytes: grey levels from 0 (paper)
 # to 255 (ink).
 

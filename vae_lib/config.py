@@ -81,7 +81,10 @@ class TrainConfig:
     )
     filters: tuple[int, int] = setting((32, 64), "channels of the two strided convolutions", _two_positive)
     precision: PrecisionChoice = setting(
-        "auto", "mixed_bfloat16 (bfloat16 compute, float32 weights) or float32; auto: by the hardware"
+        "auto",
+        "auto: mixed_bfloat16 (bfloat16 compute, float32 weights) where the hardware computes bfloat16 "
+        "natively (a GPU of compute capability 8.0+, a CPU with AVX512-BF16 or AMX), else float32, "
+        "since bfloat16 without such units is several times slower",
     )
     xla: bool = setting(False, "compile each training step with XLA (slower on CPU: see bench/README.md)")
     devices: int = setting(1, "GPUs each batch is split over (tf.distribute.MirroredStrategy)", _positive)
