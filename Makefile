@@ -22,7 +22,7 @@ $(VENV)/installed: requirements.txt pyproject.toml
 install: $(VENV)/installed
 
 train: install
-	python -m vae_lib train --out $(RUN_DIR)
+	python -m vae_lib train --out $(RUN_DIR) --precision float32
 
 test: lint unit nbval book-check
 
