@@ -92,6 +92,10 @@ def test_train_then_evaluate(tmp_path: Path, idx_folder: Path, capsys: pytest.Ca
     assert f"L_20: {metrics['test_iw_bound']:.2f} ± {metrics['iw_stderr']:.2f} nats" in out_text
     assert "thresholded at 0.5" in out_text and metrics["protocol"] == "static"
 
+    # The same command on the finished run trains nothing and keeps evaluate's figures.
+    assert main(["train", "--out", str(out), *recipe, *common]) == 0
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+
     # Other settings in the same folder are refused rather than mixed in.
     assert main(["train", "--out", str(out), "--latent-dim", "3", *common]) == 1
     assert "holds a run with other settings" in capsys.readouterr().err

@@ -168,6 +168,14 @@ def write_figures(run: RunFolder, model: CVAE, history: History, mnist: Mnist, c
         _save(scatter, run.figure("latent_scatter.png"))
 
 
+def _saved_metrics_epochs(run: RunFolder) -> int | None:
+    """The epoch count of ``run``'s readable metrics.json, or None."""
+    try:
+        return run.read_metrics().epochs
+    except (FileNotFoundError, RunFolderError):
+        return None
+
+
 def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
     run = RunFolder(args.out)
     # Locked before anything else, so that a second process is refused at once.
@@ -178,7 +186,9 @@ def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
         config = run.read_config()  # as trained: its precision resolved
         write_figures(run, model, history, mnist, config)
         metrics = Metrics.of_history(history, config)
-        run.write_metrics(metrics)
+        if _saved_metrics_epochs(run) != metrics.epochs:
+            run.write_metrics(metrics)
+        # else: nothing was trained, and metrics.json may hold evaluate's figures: keep them.
     print(
         f"test ELBO after {metrics.epochs} epochs: {metrics.test_elbo:.2f} nats "
         f"({metrics.seconds_per_epoch:.1f} s per epoch, {config.precision}); results in {run.path}"
