@@ -70,8 +70,11 @@ def cap_flags(flags: frozenset[str], max_isa: str | None) -> frozenset[str]:
 
 
 def cpu_info(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> CpuInfo:
-    """This CPU, read from ``/proc/cpuinfo``; elsewhere (macOS, Windows) no flags and
-    :func:`platform.processor`'s name, so that "auto" falls back to float32 there."""
+    """This CPU, as ``/proc/cpuinfo`` describes it, with the flags above ``$ONEDNN_MAX_CPU_ISA`` removed.
+
+    Without that file (macOS, Windows) the flags are empty, so that "auto" falls back to
+    float32, and the name is :func:`platform.processor`'s.
+    """
     model, flags = "", frozenset[str]()
     try:
         lines = Path(cpuinfo).read_text().splitlines()
@@ -142,8 +145,8 @@ def resolve_precision(
         return precision, f"auto → {precision}: {why}"
     if requested == "mixed_bfloat16" and not native:
         return requested, (
-            f"warning: mixed_bfloat16 as asked, but {why}: it is emulated and can train several times "
-            "slower than float32 (use auto or float32)"
+            f"warning: mixed_bfloat16 as asked, but {why}, so bfloat16 is emulated: expect training "
+            "slower than float32, up to several times (use auto or float32)"
         )
     return requested, f"{requested} as asked ({why})"
 
