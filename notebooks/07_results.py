@@ -313,13 +313,7 @@ except FileNotFoundError:
     print(f"no trained run in {tutorial_dir}: run chapter 5 to compare with it")
 rows[f"latent {config.latent_dim}"] = plots.reconstruct(model, first)
 
-fig, axes = plt.subplots(len(rows), 1, figsize=(0.6 * len(first), 0.8 * len(rows)))
-for ax, (label, images) in zip(axes, rows.items(), strict=True):
-    ax.imshow(plots.tile(images, len(first)), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_ylabel(label, rotation=0, ha="right", va="center")
-fig.tight_layout()
+plots.plot_image_rows(rows)
 plt.show()
 
 # %% [markdown]

@@ -79,13 +79,7 @@ rows = {
     "drawn": binarize_stochastic(grey, seed=1),
     "drawn again": binarize_stochastic(grey, seed=2),
 }
-fig, axes = plt.subplots(len(rows), 1, figsize=(6, 3.4))
-for ax, (label, images) in zip(axes, rows.items(), strict=True):
-    ax.imshow(plots.tile(images, len(grey)), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_ylabel(label, rotation=0, ha="right", va="center")
-fig.tight_layout()
+plots.plot_image_rows(rows)
 plt.show()
 
 # %% [markdown]

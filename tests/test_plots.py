@@ -69,6 +69,7 @@ def test_every_figure_draws(model: CVAE, mnist: Mnist) -> None:
     figures = [
         plots.plot_samples(model, n=8),
         plots.plot_reconstructions(model, x[:6]),
+        plots.plot_image_rows({"a": x[:3], "b": x[3:8]}),
         plots.plot_latent_manifold(model, n=4),
         plots.plot_latent_scatter(model, x, mnist.test_labels[:100]),
         plots.plot_interpolation(model, [(x[0], x[1]), (x[2], x[3])], steps=5),

@@ -63,19 +63,22 @@ def reconstruct(model: CVAE, x: tf.Tensor) -> np.ndarray:
     return model.decode(mean, apply_sigmoid=True).numpy()
 
 
-def plot_reconstructions(model: CVAE, x: np.ndarray) -> Figure:
-    """Inputs (top row of each pair) above their reconstructions (bottom row)."""
-    x = np.asarray(x)
-    recon = reconstruct(model, x)
-    ncols = len(x)
-    fig, axes = plt.subplots(2, 1, figsize=(0.6 * ncols, 1.6))
-    for ax, images, label in zip(axes, (x, recon), ("input", "reconstruction"), strict=True):
-        ax.imshow(tile(images, ncols), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+def plot_image_rows(rows: dict[str, np.ndarray]) -> Figure:
+    """One strip per entry, its label on the left: images in [0, 1] ``[n, 28, 28, 1]`` side by side."""
+    ncols = max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(rows), 1, figsize=(0.6 * ncols, 0.8 * len(rows)), squeeze=False)
+    for ax, (label, images) in zip(axes[:, 0], rows.items(), strict=True):
+        ax.imshow(tile(np.asarray(images), ncols), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
+
+
+def plot_reconstructions(model: CVAE, x: np.ndarray) -> Figure:
+    """Inputs (top row) above their reconstructions (bottom row)."""
+    return plot_image_rows({"input": x, "reconstruction": reconstruct(model, np.asarray(x))})
 
 
 def latent_manifold(model: CVAE, n: int = 20, coverage: float = 0.9) -> np.ndarray:
