@@ -189,7 +189,7 @@ def _train(
         config.train_size,
         config.binarization,
     )
-    n_train = len(data.train_images)
+    n_train = len(data.train_bytes)  # not train_images, which builds a float32 copy
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     if strategy is None:
         strategy = make_strategy(config.devices)
