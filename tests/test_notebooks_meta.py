@@ -33,7 +33,11 @@ EXPECTED_CHAPTERS = [
     "08_papers",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.
-TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d|oneDNN|cuda|TF_ENABLE_ONEDNN_OPTS|AVX", re.M)
+TF_LOG_LINE = re.compile(
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d|oneDNN custom operations|cuda|TF_ENABLE_ONEDNN_OPTS|"
+    r"To enable the following instructions|absl::InitializeLog",
+    re.M,
+)
 COLAB = '"google.colab" in sys.modules'
 # Comments addressed to tools (linters, formatters, type checkers, coverage), not to readers.
 TOOLING_COMMENT = re.compile(r"#\s*(noqa\b|(isort|fmt|ruff|type|pylint|pyright|mypy|pragma|nbqa)\s*:)", re.I)
