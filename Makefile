@@ -16,7 +16,9 @@ RUN_DIR ?= runs/tutorial
 $(VENV)/installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	# setuptools warns on every editable install that a folder named like the package may shadow
+	# it; here that folder is the package the install points at, so the warning is silenced.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
 install: $(VENV)/installed
