@@ -45,7 +45,9 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
     A ``precision`` of ``"auto"`` is resolved for this machine (:func:`resolve_precision`).
     """
     keras.utils.set_random_seed(config.seed)
-    model = CVAE(config.latent_dim, config.filters, resolve_precision(config).precision)
+    if config.precision == "auto":  # train() resolves it before; a direct caller may not have
+        config = resolve_precision(config)
+    model = CVAE(config.latent_dim, config.filters, config.precision)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_half_life is not None:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
