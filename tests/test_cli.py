@@ -44,6 +44,7 @@ OUTPUTS = [
         (["train", "--out", "x", "--kl", "exact"], "argument --kl: invalid choice: 'exact'"),
         (["train", "--out", "x", "--lr-half-life", "0"], "argument --lr-half-life: 0.0 is not positive"),
         (["train", "--out", "x", "--devices", "0"], "argument --devices: 0 is not positive"),
+        (["train", "--out", "x", "--blocks", "-1"], "argument --blocks: -1 is negative"),
         (["train", "--out", "x", "--binarization", "grey"], "invalid choice: 'grey'"),
         (["evaluate", "run", "--iw-samples", "-3"], "-3 is not positive"),
         (["fit"], "invalid choice: 'fit'"),
@@ -91,6 +92,18 @@ def test_train_then_evaluate(tmp_path: Path, idx_folder: Path, capsys: pytest.Ca
     out_text = capsys.readouterr().out
     assert f"L_20: {metrics['test_iw_bound']:.2f} ± {metrics['iw_stderr']:.2f} nats" in out_text
     assert "thresholded at 0.5" in out_text and metrics["protocol"] == "static"
+    assert "estimated" not in out_text and metrics["test_iw_estimate"] == pytest.approx(
+        metrics["test_iw_bound"]
+    )
+
+    # Bounding a subset estimates the whole set's bound as well.
+    assert main(["evaluate", str(out), "--iw-samples", "20", "--iw-images", "20", *common]) == 0
+    subset = json.loads((out / "metrics.json").read_text())
+    assert subset["iw_images"] == 20 and subset["iw_subset"] == "random, seed 5000"
+    assert subset["iw_estimate_stderr"] < subset["iw_stderr"]
+    assert f"L_20 of all 50, estimated: {subset['test_iw_estimate']:.2f}" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--iw-samples", "20", *common]) == 0  # back to all 50
+    metrics = json.loads((out / "metrics.json").read_text())
 
     # The same command on the finished run trains nothing and keeps evaluate's figures.
     assert main(["train", "--out", str(out), *recipe, *common]) == 0

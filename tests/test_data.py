@@ -11,7 +11,16 @@ import tensorflow as tf
 from conftest import write_idx, write_md5sums
 
 from vae_lib import data
-from vae_lib.data import DataError, Mnist, binarize_dynamic, binarize_static, load_mnist, make_pipelines
+from vae_lib.data import (
+    VALIDATION_SIZE,
+    DataError,
+    Mnist,
+    binarize_dynamic,
+    binarize_static,
+    load_mnist,
+    make_pipelines,
+    with_validation_split,
+)
 
 
 def test_real_mnist_has_its_known_shapes_and_labels(mnist: Mnist) -> None:
@@ -230,6 +239,21 @@ def test_train_size_keeps_the_first_images(small_mnist: Mnist) -> None:
     assert pipes.train_images.shape == (100, 28, 28, 1)
     assert [int(b.shape[0]) for b in pipes.train_dataset(1)] == [32, 32, 32, 4]
     assert pipes.test_images.shape == (500, 28, 28, 1)
+
+
+def test_validation_split_holds_out_the_last_training_images(mnist: Mnist) -> None:
+    split = with_validation_split(mnist)
+    assert len(split.train_images) == 50_000 and len(split.test_images) == VALIDATION_SIZE
+    np.testing.assert_array_equal(split.test_images, mnist.train_images[50_000:])
+    np.testing.assert_array_equal(split.test_labels, mnist.train_labels[50_000:])
+    np.testing.assert_array_equal(split.train_images, mnist.train_images[:50_000])
+
+
+def test_validation_split_of_too_small_a_set_is_named(small_mnist: Mnist) -> None:
+    with pytest.raises(
+        DataError, match="a validation split needs more than 10,000 training images, the data holds 512"
+    ):
+        with_validation_split(small_mnist)
 
 
 @pytest.mark.parametrize(

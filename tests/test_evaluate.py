@@ -3,8 +3,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vae_lib.evaluate import active_units, evaluate, evaluate_iw_bound, iw_bounds, random_subset
+from vae_lib.data import Mnist, binary_test_images
+from vae_lib.evaluate import (
+    active_units,
+    elbo_per_image,
+    estimate_from_subset,
+    evaluate,
+    evaluate_iw_bound,
+    iw_bounds,
+    random_subset,
+)
 from vae_lib.model import CVAE
+from vae_lib.run import committed_run
 
 
 @pytest.fixture
@@ -46,6 +56,22 @@ def test_iw_bound_is_the_mean_of_the_per_image_bounds_with_its_standard_error(
     assert bound.mean == pytest.approx(values.mean())
     assert bound.stderr == pytest.approx(values.std(ddof=1) / np.sqrt(40)) and bound.stderr > 0
     assert evaluate_iw_bound(model, x[:1], k=5, progress=False).stderr == 0.0
+
+
+def test_subset_estimate_of_the_whole_mean_is_tighter_than_the_subset_mean(mnist: Mnist) -> None:
+    # A trained model: its images' bounds differ as much as real ones do.
+    _, model, _ = committed_run("latent50-dynamic").load(precision="float32")
+    x = binary_test_images(mnist, "dynamic")[:300]
+    bounds = iw_bounds(model, x, k=20, progress=False)
+    elbos = elbo_per_image(model, x)[:, 0]
+    assert elbos.shape == bounds.shape == (len(x),)
+    # Every image in the "subset": the estimate is the mean itself, exactly.
+    assert estimate_from_subset(bounds, elbos, elbos)[0] == pytest.approx(bounds.mean())
+    chosen = random_subset(len(x), 60)
+    estimate, stderr = estimate_from_subset(bounds[chosen], elbos[chosen], elbos)
+    subset_stderr = bounds[chosen].std(ddof=1) / np.sqrt(60)
+    assert stderr < subset_stderr / 3
+    assert abs(estimate - bounds.mean()) < 4 * stderr
 
 
 def test_random_subset_is_fixed_sorted_and_without_repeats() -> None:

@@ -32,10 +32,20 @@ def test_parameter_counts_match_the_architecture() -> None:
     assert model.decoder.count_params() == dense_in + deconv1 + deconv2 + deconv3
 
 
+def test_residual_blocks_deepen_the_decoder_only() -> None:
+    shallow, deep = CVAE(latent_dim=2), CVAE(latent_dim=2, blocks=2)
+    assert deep.encoder.count_params() == shallow.encoder.count_params()
+    # Two blocks at each of 7×7 (32 channels), 14×14 (64) and 28×28 (32), two 3×3 convolutions each.
+    block = {c: 2 * (3 * 3 * c * c + c) for c in (32, 64)}
+    added = 2 * (block[32] + block[64] + block[32])
+    assert deep.decoder.count_params() == shallow.decoder.count_params() + added
+    assert deep.decode(tf.zeros([3, 2])).shape == (3, 28, 28, 1)
+
+
 def test_building_warns_of_nothing() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        CVAE(latent_dim=2, filters=(16, 32))
+        CVAE(latent_dim=2, filters=(16, 32), blocks=1)
 
 
 def test_samples_are_probabilities() -> None:

@@ -34,6 +34,10 @@ def _positive(value: float) -> str | None:
     return f"{value} is not positive" + ("" if isinstance(value, int) else " and finite")
 
 
+def _not_negative(value: int) -> str | None:
+    return None if value >= 0 else f"{value} is negative"
+
+
 def _two_positive(value: tuple[int, ...]) -> str | None:
     if len(value) != 2 or min(value) < 1:
         return f"{','.join(map(str, value))} is not two positive channel counts like 32,64"
@@ -72,6 +76,11 @@ class TrainConfig:
         "mnist", "the images: mnist (handwritten digits) or fashion_mnist (Zalando's clothing, same format)"
     )
     train_size: int | None = setting(None, "first N training images (default: all)", _positive)
+    validation: bool = setting(
+        False,
+        "for choosing settings: train on all but the last 10,000 training images and report on those "
+        "instead of the test set",
+    )
     seed: int = setting(0, "seed of weights, shuffles, ε and dynamic binarization")
     binarization: Binarization = setting(
         "static", "static: threshold once (the tutorial); dynamic: a fresh Bernoulli sample every epoch"
@@ -80,6 +89,11 @@ class TrainConfig:
         "monte_carlo", "KL estimator of the training loss (monte_carlo: the tutorial's one-sample estimate)"
     )
     filters: tuple[int, int] = setting((32, 64), "channels of the two strided convolutions", _two_positive)
+    blocks: int = setting(
+        0,
+        "residual blocks (two 3×3 convolutions and a skip) at each of the decoder's 3 resolutions",
+        _not_negative,
+    )
     precision: PrecisionChoice = setting(
         "auto",
         "auto: mixed_bfloat16 (bfloat16 compute, float32 weights) where the hardware computes bfloat16 "

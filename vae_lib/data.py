@@ -292,6 +292,30 @@ def binary_test_images(mnist: Mnist, binarization: Binarization = "static") -> n
     return binarize_stochastic(mnist.test_images)
 
 
+VALIDATION_SIZE = 10_000
+
+
+def with_validation_split(mnist: Mnist) -> Mnist:
+    """``mnist`` with its last :data:`VALIDATION_SIZE` training images in place of the test set.
+
+    For choosing settings, as papers do: a model trains on the first 50,000
+    images and is judged on the 10,000 it never saw, so the test set is used
+    once, for the final model, and never to pick one.
+    """
+    n_train = len(mnist.train_images) - VALIDATION_SIZE
+    if n_train < 1:
+        raise DataError(
+            f"a validation split needs more than {VALIDATION_SIZE:,} training images, the data holds "
+            f"{len(mnist.train_images):,}"
+        )
+    return Mnist(
+        mnist.train_images[:n_train],
+        mnist.train_labels[:n_train],
+        mnist.train_images[n_train:],
+        mnist.train_labels[n_train:],
+    )
+
+
 def binarize_dynamic(grey: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Draw each pixel from Bernoulli(grey level), afresh for every ``seed``."""
     uniform = tf.random.stateless_uniform(tf.shape(grey), seed=seed)

@@ -31,21 +31,53 @@ def build_encoder(
     )
 
 
+class ResidualBlock(keras.layers.Layer):
+    """relu(h + conv(relu(conv(h)))): two 3×3 convolutions that keep the shape ``[B, H, W, C]``.
+
+    The skip lets a deeper decoder start out as the shallow one and learn only
+    a correction, so it trains as easily (He et al. 2016).
+    """
+
+    def __init__(self, channels: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.first = keras.layers.Conv2D(
+            channels, 3, padding="same", activation="relu", dtype=self.dtype_policy
+        )
+        self.second = keras.layers.Conv2D(channels, 3, padding="same", dtype=self.dtype_policy)
+
+    def build(self, input_shape: tuple) -> None:
+        self.first.build(input_shape)
+        self.second.build(self.first.compute_output_shape(input_shape))
+
+    def call(self, h: tf.Tensor) -> tf.Tensor:
+        return tf.nn.relu(h + self.second(self.first(h)))
+
+
 def build_decoder(
-    latent_dim: int, filters: tuple[int, int] = (32, 64), dtype: Precision = "float32"
+    latent_dim: int, filters: tuple[int, int] = (32, 64), dtype: Precision = "float32", blocks: int = 0
 ) -> keras.Sequential:
-    """z ``[B, latent_dim]`` → Bernoulli logits ``[B, 28, 28, 1]`` of p(x|z)."""
+    """z ``[B, latent_dim]`` → Bernoulli logits ``[B, 28, 28, 1]`` of p(x|z).
+
+    ``blocks`` residual blocks follow each of the three resolutions, 7×7, 14×14 and 28×28.
+    """
+
+    def refine(channels: int) -> list[keras.layers.Layer]:
+        return [ResidualBlock(channels, dtype=dtype) for _ in range(blocks)]
+
     return keras.Sequential(
         [
             keras.Input(shape=(latent_dim,)),
             keras.layers.Dense(7 * 7 * filters[0], activation="relu", dtype=dtype),
             keras.layers.Reshape((7, 7, filters[0]), dtype=dtype),
+            *refine(filters[0]),
             keras.layers.Conv2DTranspose(
                 filters[1], 3, strides=2, padding="same", activation="relu", dtype=dtype
             ),
+            *refine(filters[1]),
             keras.layers.Conv2DTranspose(
                 filters[0], 3, strides=2, padding="same", activation="relu", dtype=dtype
             ),
+            *refine(filters[0]),
             # Linear: logits; the loss applies the sigmoid in a numerically stable way.
             keras.layers.Conv2DTranspose(1, 3, strides=1, padding="same", dtype=dtype),
         ],
@@ -57,7 +89,8 @@ class CVAE(keras.Model):
     """Convolutional variational autoencoder.
 
     ``filters`` are the channel counts of the two strided convolutions (the
-    decoder mirrors them); the tutorial uses ``(32, 64)``. Whatever the
+    decoder mirrors them); the tutorial uses ``(32, 64)``. ``blocks`` deepens
+    the decoder (:func:`build_decoder`); the tutorial has none. Whatever the
     ``precision``, every method takes and returns float32 tensors, so the loss
     is always computed in float32.
     """
@@ -67,6 +100,7 @@ class CVAE(keras.Model):
         latent_dim: int = 2,
         filters: tuple[int, int] = (32, 64),
         precision: Precision = "float32",
+        blocks: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,8 +108,9 @@ class CVAE(keras.Model):
             raise ValueError(f"latent_dim must be positive, got {latent_dim}")
         self.latent_dim = latent_dim
         self.filters = tuple(filters)
+        self.blocks = blocks
         self.encoder = build_encoder(latent_dim, self.filters, precision)
-        self.decoder = build_decoder(latent_dim, self.filters, precision)
+        self.decoder = build_decoder(latent_dim, self.filters, precision, blocks)
         # Both networks were built from their Input shapes, so every weight already exists.
         self.built = True
 

@@ -75,6 +75,9 @@ class Metrics:
     iw_stderr: float | None = None  # standard error of that mean across images
     iw_images_elbo: float | None = None  # the ELBO of the same images, for the gap
     iw_seconds: float | None = None  # wall time of the bound
+    # The bound's mean over all test images, estimated from the subset's (evaluate.estimate_from_subset).
+    test_iw_estimate: float | None = None
+    iw_estimate_stderr: float | None = None
 
     @classmethod
     def of_history(cls, history: History, config: TrainConfig) -> Metrics:
@@ -322,7 +325,7 @@ class RunFolder:
         weights are float32 either way), e.g. to evaluate in ``"float32"``.
         """
         config = self.read_config()
-        model = CVAE(config.latent_dim, config.filters, precision or config.precision)
+        model = CVAE(config.latent_dim, config.filters, precision or config.precision, config.blocks)
         return config, model, self.restore(model)
 
     # --- history and metrics ----------------------------------------------------------------

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from vae_lib import hardware
 from vae_lib.config import ConfigError, TrainConfig
-from vae_lib.data import Mnist, Pipelines, load_mnist, make_pipelines
+from vae_lib.data import Mnist, Pipelines, load_mnist, make_pipelines, with_validation_split
 from vae_lib.evaluate import evaluate
 from vae_lib.losses import elbo_terms
 from vae_lib.model import CVAE
@@ -47,7 +47,7 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
     keras.utils.set_random_seed(config.seed)
     if config.precision == "auto":  # train() resolves it before; a direct caller may not have
         config = resolve_precision(config)
-    model = CVAE(config.latent_dim, config.filters, config.precision)
+    model = CVAE(config.latent_dim, config.filters, config.precision, config.blocks)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_half_life is not None:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
@@ -184,8 +184,10 @@ def _train(
     steps_per_call: int,
 ) -> tuple[CVAE, History]:
     config = resolve_precision(config, run, say=tqdm.write if progress else None)
+    if mnist is None:
+        mnist = load_mnist(dataset=config.dataset)
     data: Pipelines = make_pipelines(
-        mnist if mnist is not None else load_mnist(dataset=config.dataset),
+        with_validation_split(mnist) if config.validation else mnist,
         config.batch_size,
         config.seed,
         config.train_size,
@@ -238,8 +240,9 @@ def _train(
             run.save_checkpoint(epoch, model, optimizer, history)
             run.write_history(history)
         if progress:
+            judged_on = "validation" if config.validation else "test"
             tqdm.write(
-                f"epoch {epoch:3d}  test ELBO {row['test_elbo']:9.2f} nats  "
+                f"epoch {epoch:3d}  {judged_on} ELBO {row['test_elbo']:9.2f} nats  "
                 f"(reconstruction {row['test_reconstruction']:8.2f}, KL {row['test_kl']:6.2f})  "
                 f"{seconds:6.1f} s"
             )
