@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,24 @@ def test_the_download_address_is_the_books_repository() -> None:
     repository = yaml.safe_load((RESULTS.parent / "_config.yml").read_text())["repository"]["url"]
     owner_and_name = repository.removeprefix("https://github.com/")
     assert f"https://raw.githubusercontent.com/{owner_and_name}/main/results/" == RESULTS_URL
+
+
+@pytest.mark.parametrize("weights", [True, False])
+def test_committed_run_is_downloaded_where_there_is_no_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights: bool
+) -> None:
+    fetched = []
+
+    def urlretrieve(url: str, path: Path) -> None:  # the repository's raw files, served from this clone
+        relative = url.removeprefix(RESULTS_URL)
+        fetched.append(relative)
+        shutil.copyfile(RESULTS / relative, path)
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", urlretrieve)
+    monkeypatch.chdir(tmp_path)
+    run = committed_run("latent50-dynamic", weights=weights)
+    assert run.read_history() == RunFolder(RESULTS / "latent50-dynamic").read_history()
+    assert fetched[-1] == "latent50-dynamic/config.json"  # last: a complete folder has it
+    assert any(name.endswith("model.weights.h5") for name in fetched) == weights
+    if weights:
+        assert len(run.load(precision="float32")[2]) == 120

@@ -166,7 +166,7 @@ def readable_frames(run: RunFolder) -> list[Path]:
 def held_out(mnist: Mnist, config: TrainConfig) -> tuple[Mnist, str]:
     """The images a run is judged on, as the test split of ``mnist``, and their name."""
     if config.validation:
-        return with_validation_split(mnist), "validation images (the last 10,000 training images)"
+        return with_validation_split(mnist), "validation images, the last 10,000 training images"
     return mnist, "test images"
 
 
@@ -214,8 +214,8 @@ def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
 
 
 PROTOCOLS = {
-    "static": "test set thresholded at 0.5 (the tutorial's protocol)",
-    "dynamic": "test set binarized stochastically once, fixed seed (the papers' protocol)",
+    "static": "images thresholded at 0.5 (the tutorial's protocol)",
+    "dynamic": "images binarized stochastically once, fixed seed (the papers' protocol)",
 }
 
 

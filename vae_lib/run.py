@@ -380,12 +380,13 @@ def _load_checkpoint(folder: Path, model: CVAE, optimizer: keras.optimizers.Opti
 RESULTS_URL = "https://raw.githubusercontent.com/vae-book/cvae-mnist-tf/main/results/"
 
 
-def committed_run(name: str) -> RunFolder:
+def committed_run(name: str, weights: bool = True) -> RunFolder:
     """The committed run ``results/NAME`` (e.g. ``"latent50"``), wherever a chapter runs.
 
     In a clone it is found from the top folder or from ``notebooks/``. Elsewhere (Colab)
-    the files needed to use it, its config, history, metrics and latest checkpoint's
-    weights (a few MB), are downloaded into ``results/NAME`` first.
+    the files needed to use it, its config, history, metrics and (with ``weights``) its
+    latest checkpoint's weights, a few MB, are downloaded into ``results/NAME`` first.
+    Runs committed for their figures alone, without checkpoints, need ``weights=False``.
     """
     for base in (Path("results"), Path("../results")):
         if (base / name / "config.json").exists():
@@ -398,10 +399,12 @@ def committed_run(name: str) -> RunFolder:
         (run.path / relative).parent.mkdir(parents=True, exist_ok=True)
         urllib.request.urlretrieve(f"{RESULTS_URL}{name}/{relative}", run.path / relative)
 
-    fetch("checkpoints/latest")
-    epoch = (run.checkpoints / "latest").read_text().strip()
-    for relative in ("history.csv", "metrics.json", f"checkpoints/{epoch}/history.json"):
+    if weights:
+        fetch("checkpoints/latest")
+        epoch = (run.checkpoints / "latest").read_text().strip()
+        for relative in (f"checkpoints/{epoch}/history.json", f"checkpoints/{epoch}/model.weights.h5"):
+            fetch(relative)
+    for relative in ("history.csv", "metrics.json"):
         fetch(relative)
-    fetch(f"checkpoints/{epoch}/model.weights.h5")
     fetch("config.json")  # last: a folder with a config.json is complete
     return run
