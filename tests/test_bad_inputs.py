@@ -292,6 +292,18 @@ def test_more_training_images_than_there_are(
     assert not (tmp_path / "out").exists()
 
 
+def test_validation_split_of_a_set_too_small_for_it(
+    capsys: pytest.CaptureFixture, data_dir: Path, tmp_path: Path
+) -> None:
+    refused(
+        capsys,
+        1,
+        "a validation split needs more than 10,000 training images, the data holds 100",
+        *train(tmp_path / "out", data_dir, "--validation"),
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(len(tf.config.list_physical_devices("GPU")) >= 2, reason="this machine has two GPUs")
 def test_more_devices_than_the_machine_has(
     capsys: pytest.CaptureFixture, data_dir: Path, tmp_path: Path
