@@ -128,7 +128,9 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# In `vae_lib.model` the two networks are plain `keras.Sequential` stacks:
+# In `vae_lib.model` the two networks are plain `keras.Sequential` stacks. (The decoder's
+# `blocks` argument, tried in chapter 8, deepens it with residual blocks; the tutorial's
+# decoder has none.)
 
 # %% tags=["nbval-ignore-output", "remove-input"]
 Code("\n\n".join(inspect.getsource(f) for f in (model.build_encoder, model.build_decoder)), language="python")

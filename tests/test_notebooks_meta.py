@@ -233,7 +233,10 @@ def test_chapter_ends_with_summary_and_exercises(chapter: str) -> None:
 
 @pytest.mark.parametrize(
     ("chapter", "runs"),
-    [("07_results", ["latent50"]), ("08_papers", ["tutorial-dynamic", "latent50-dynamic"])],
+    [
+        ("07_results", ["latent50"]),
+        ("08_papers", ["tutorial-dynamic", "latent50-dynamic", "latent50-dynamic-160", "wide-lr2e-3"]),
+    ],
 )
 def test_results_chapters_load_committed_runs_and_train_nothing(chapter: str, runs: list[str]) -> None:
     """Chapters 7 and 8 read results/NAME through committed_run (which downloads it in Colab)."""
