@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from vae_lib import plots
 from vae_lib.config import ConfigError, TrainConfig, field_types, is_optional
-from vae_lib.data import DataError, Mnist, binary_test_images, load_mnist, with_validation_split
+from vae_lib.data import VALIDATION_SIZE, DataError, Mnist, binary_test_images, held_out, load_mnist
 from vae_lib.evaluate import (
     IW_SUBSET_SEED,
     elbo_means,
@@ -163,16 +163,9 @@ def readable_frames(run: RunFolder) -> list[Path]:
     return frames
 
 
-def held_out(mnist: Mnist, config: TrainConfig) -> tuple[Mnist, str]:
-    """The images a run is judged on, as the test split of ``mnist``, and their name."""
-    if config.validation:
-        return with_validation_split(mnist), "validation images, the last 10,000 training images"
-    return mnist, "test images"
-
-
 def write_figures(run: RunFolder, model: CVAE, history: History, mnist: Mnist, config: TrainConfig) -> None:
     """The report figures of a finished run, into its folder."""
-    mnist, _ = held_out(mnist, config)
+    mnist = held_out(mnist, config.validation)
     test = binary_test_images(mnist, config.binarization)
     plots.save_gif(readable_frames(run), run.figure("progress.gif"))
     _save(plots.plot_history(history), run.figure("training_curves.png"))
@@ -205,9 +198,8 @@ def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
         if _saved_metrics_epochs(run) != metrics.epochs:
             run.write_metrics(metrics)
         # else: nothing was trained, and metrics.json may hold evaluate's figures: keep them.
-    judged_on = "validation" if config.validation else "test"
     print(
-        f"{judged_on} ELBO after {metrics.epochs} epochs: {metrics.test_elbo:.2f} nats "
+        f"{config.judged_on} ELBO after {metrics.epochs} epochs: {metrics.test_elbo:.2f} nats "
         f"({metrics.seconds_per_epoch:.1f} s per epoch, {config.precision}); results in {run.path}"
     )
     return 0
@@ -231,8 +223,9 @@ def evaluate_run(run: RunFolder, args: argparse.Namespace) -> int:
     config, model, history = run.load(precision="float32")
     if len(history) < config.epochs:
         print(f"the run has finished {len(history)} of its {config.epochs} epochs: evaluating those")
-    mnist, images_name = held_out(load_mnist(args.data_dir, config.dataset), config)
-    test = binary_test_images(mnist, config.binarization)
+    test = binary_test_images(
+        held_out(load_mnist(args.data_dir, config.dataset), config.validation), config.binarization
+    )
     per_image = elbo_per_image(model, test)
     elbo = elbo_means(per_image)
     n = args.iw_images or (len(test) if tf.config.list_physical_devices("GPU") else 1000)
@@ -261,7 +254,8 @@ def evaluate_run(run: RunFolder, args: argparse.Namespace) -> int:
     )
     run.write_metrics(metrics)
     print(f"protocol: {PROTOCOLS[config.binarization]}")
-    print(f"ELBO: {elbo['test_elbo']:.2f} nats ({len(test):,} {images_name})")
+    last_training = f", the last {VALIDATION_SIZE:,} training images" if config.validation else ""
+    print(f"ELBO: {elbo['test_elbo']:.2f} nats ({len(test):,} {config.judged_on} images{last_training})")
     print(
         f"L_{bound.k}: {bound.mean:.2f} ± {bound.stderr:.2f} nats (standard error) on {bound.images:,} "
         f"of them ({subset}), whose ELBO is {subset_elbo:.2f}; {bound.seconds:.0f} s"

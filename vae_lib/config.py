@@ -113,6 +113,11 @@ class TrainConfig:
             if (check := spec.metadata["check"]) and (problem := check(value)):
                 raise ConfigError(spec.name, problem)
 
+    @property
+    def judged_on(self) -> str:
+        """The images the run's ELBO is reported on: ``"test"``, or ``"validation"`` with ``validation``."""
+        return "validation" if self.validation else "test"
+
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 

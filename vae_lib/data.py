@@ -316,6 +316,11 @@ def with_validation_split(mnist: Mnist) -> Mnist:
     )
 
 
+def held_out(mnist: Mnist, validation: bool) -> Mnist:
+    """``mnist`` as a run uses it: itself, or with ``validation`` :func:`with_validation_split`'s."""
+    return with_validation_split(mnist) if validation else mnist
+
+
 def binarize_dynamic(grey: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Draw each pixel from Bernoulli(grey level), afresh for every ``seed``."""
     uniform = tf.random.stateless_uniform(tf.shape(grey), seed=seed)

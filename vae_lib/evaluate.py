@@ -74,12 +74,22 @@ def elbo_means(per_image: np.ndarray) -> dict[str, float]:
 class IwBound:
     """An importance-weighted bound L_k averaged over ``images`` test images, in nats."""
 
-    mean: float
-    stderr: float  # standard error of the mean across images (0 for one image)
-    k: int
-    images: int
-    seconds: float  # wall time it took
     bounds: np.ndarray  # each image's bound, float64 [images]
+    k: int
+    seconds: float  # wall time it took
+
+    @property
+    def mean(self) -> float:
+        return float(self.bounds.mean())
+
+    @property
+    def stderr(self) -> float:
+        """Standard error of the mean across images (0 for one image)."""
+        return _stderr(self.bounds)
+
+    @property
+    def images(self) -> int:
+        return len(self.bounds)
 
 
 def iw_bounds(
@@ -120,8 +130,7 @@ def evaluate_iw_bound(
     """The mean of :func:`iw_bounds` over ``images`` and its standard error across them."""
     start = time.perf_counter()
     bounds = iw_bounds(model, images, k, batch_size, seed, progress)
-    stderr = _stderr(bounds)
-    return IwBound(float(bounds.mean()), stderr, k, len(bounds), time.perf_counter() - start, bounds)
+    return IwBound(bounds, k, time.perf_counter() - start)
 
 
 def _stderr(values: np.ndarray) -> float:

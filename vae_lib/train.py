@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from vae_lib import hardware
 from vae_lib.config import ConfigError, TrainConfig
-from vae_lib.data import Mnist, Pipelines, load_mnist, make_pipelines, with_validation_split
+from vae_lib.data import Mnist, Pipelines, held_out, load_mnist, make_pipelines
 from vae_lib.evaluate import evaluate
 from vae_lib.losses import elbo_terms
 from vae_lib.model import CVAE
@@ -187,7 +187,7 @@ def _train(
     if mnist is None:
         mnist = load_mnist(dataset=config.dataset)
     data: Pipelines = make_pipelines(
-        with_validation_split(mnist) if config.validation else mnist,
+        held_out(mnist, config.validation),
         config.batch_size,
         config.seed,
         config.train_size,
@@ -240,9 +240,8 @@ def _train(
             run.save_checkpoint(epoch, model, optimizer, history)
             run.write_history(history)
         if progress:
-            judged_on = "validation" if config.validation else "test"
             tqdm.write(
-                f"epoch {epoch:3d}  {judged_on} ELBO {row['test_elbo']:9.2f} nats  "
+                f"epoch {epoch:3d}  {config.judged_on} ELBO {row['test_elbo']:9.2f} nats  "
                 f"(reconstruction {row['test_reconstruction']:8.2f}, KL {row['test_kl']:6.2f})  "
                 f"{seconds:6.1f} s"
             )
