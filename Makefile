@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 RUN_DIR ?= runs/tutorial
 
-.PHONY: install train test lint unit nbval book book-check notebooks bench
+.PHONY: install train test test-quick lint unit nbval book book-check notebooks bench
 
 $(VENV)/installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: install
 
 unit: install
 	pytest tests/
+
+# Lint and the unit tests that run in this process (no child TensorFlow processes), for a quick check.
+test-quick: lint
+	pytest -m "not subprocess" tests/
 
 # Every chapter, executed in reduced mode (a training subset, one epoch) and compared with its outputs,
 # in the book's kernel (notebooks/jupyter: C-level output such as TensorFlow's start-up lines stays

@@ -44,10 +44,10 @@ import tensorflow as tf
 
 from vae_lib import hardware
 from vae_lib.data import Mnist, load_mnist, make_pipelines
-from vae_lib.evaluate import evaluate, evaluate_iw_bound
+from vae_lib.evaluate import evaluate, iw_bounds
 from vae_lib.losses import monte_carlo_elbo
 from vae_lib.model import CVAE
-from vae_lib.train import TrainConfig, build_model, make_train_loop
+from vae_lib.train import TrainConfig, build_model, compile_steps
 
 TARGET_ELBO = -157.0  # the tutorial's test ELBO after 10 epochs
 TUTORIAL = TrainConfig(precision="float32")  # latent 2, batch 32, Adam 1e-4, one-sample Monte Carlo KL
@@ -231,7 +231,7 @@ def time_to_target(args: dict) -> dict:
         def epoch_batches(epoch: int) -> object:
             return iter(dataset)
     else:
-        loop = make_train_loop(model, optimizer, config, tf.distribute.get_strategy())
+        loop = compile_steps(model, optimizer, config)
 
         def train_part(batches: object, n: int) -> None:
             float(loop(batches, tf.constant(n)))
@@ -330,7 +330,7 @@ class Variant:
             self.step = plain_step(self.model, self.optimizer)
         else:
             self.dataset = pipes.train_dataset(1).repeat()
-            self.loop = make_train_loop(self.model, self.optimizer, config, tf.distribute.get_strategy())
+            self.loop = compile_steps(self.model, self.optimizer, config)
         self.iterator = iter(self.dataset)
         self.batch = next(self.iterator)
 
@@ -544,7 +544,7 @@ def evaluation_throughput(images: np.ndarray, iw_samples: int) -> None:
     test = images[:1000]
     evaluate(model, test)  # trace
     elbo = statistics.median(timed(lambda: evaluate(model, test)) for _ in range(3))
-    iw = timed(lambda: evaluate_iw_bound(model, test, iw_samples, progress=False))
+    iw = timed(lambda: iw_bounds(model, test, iw_samples, progress=False))
     print("\n## Evaluation throughput (native, tutorial model, 1,000 test images)\n")
     print("| measure | seconds per 1,000 images |")
     print("| --- | ---: |")

@@ -1,4 +1,4 @@
-"""Shared fixtures: real MNIST from $VAE_DATA_DIR (or the Keras download), loaded once."""
+"""Shared fixtures: real MNIST from $VAE_DATA_DIR (or Keras's download), loaded once."""
 
 from __future__ import annotations
 
@@ -20,9 +20,14 @@ def mnist() -> Mnist:
 
 @pytest.fixture(scope="session")
 def small_mnist(mnist: Mnist) -> Mnist:
-    """The first 512 training and 500 test images: enough to learn something, quick to train on."""
+    """The first 512 training and 500 test images: enough to learn something, quick to
+    train on.
+    """
     return Mnist(
-        mnist.train_images[:512], mnist.train_labels[:512], mnist.test_images[:500], mnist.test_labels[:500]
+        mnist.train_images[:512],
+        mnist.train_labels[:512],
+        mnist.test_images[:500],
+        mnist.test_labels[:500],
     )
 
 
@@ -34,7 +39,9 @@ def binary_test_images(mnist: Mnist) -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def untrained_model() -> CVAE:
-    """A CVAE with a 3-D latent space and seeded random weights (tests must not change them)."""
+    """A CVAE with a 3-D latent space and seeded random weights (tests must not change
+    them).
+    """
     import keras
 
     keras.utils.set_random_seed(1)
@@ -42,7 +49,9 @@ def untrained_model() -> CVAE:
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` (uint8) as a gzipped IDX file: magic 0x0000_08_rank, big-endian sizes, bytes."""
+    """Write ``array`` (uint8) as a gzipped IDX file: magic 0x0000_08_rank, big-endian
+    sizes, bytes.
+    """
     header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
     path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
 
@@ -53,7 +62,9 @@ def write_md5sums(folder: Path) -> None:
 
 
 def write_idx_folder(folder: Path, mnist: Mnist) -> Path:
-    """Small IDX gz files of MNIST (100 train, 50 test images) in ``folder``, with their MD5SUMS."""
+    """Small IDX gz files of MNIST (100 train, 50 test images) in ``folder``, with their
+    MD5SUMS.
+    """
     arrays = {
         "train_images": mnist.train_images[:100],
         "train_labels": mnist.train_labels[:100],

@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import write_idx, write_md5sums
 
 from vae_lib import data
+from vae_lib.config import TrainConfig
 from vae_lib.data import (
     VALIDATION_SIZE,
     DataError,
     Mnist,
     binarize_dynamic,
     binarize_static,
+    binary_test_images,
+    held_out_images,
     load_mnist,
     make_pipelines,
     with_validation_split,
@@ -31,7 +33,10 @@ def test_real_mnist_has_its_known_shapes_and_labels(mnist: Mnist) -> None:
     assert mnist.train_images.max() == 255
 
 
-@pytest.mark.skipif("VAE_DATA_DIR" not in os.environ, reason="checks the official files of $VAE_DATA_DIR")
+@pytest.mark.skipif(
+    "VAE_DATA_DIR" not in os.environ,
+    reason="checks the official files of $VAE_DATA_DIR",
+)
 def test_official_folder_is_checked_against_the_official_md5s() -> None:
     folder = Path(os.environ["VAE_DATA_DIR"])
     for name, digest in data.MNIST_MD5.items():
@@ -40,7 +45,7 @@ def test_official_folder_is_checked_against_the_official_md5s() -> None:
 
 @pytest.fixture
 def genuine_folder(tmp_path: Path) -> Path:
-    """$VAE_DATA_DIR's MNIST files without their MD5SUMS, the train labels re-compressed."""
+    """$VAE_DATA_DIR's MNIST files without MD5SUMS, the train labels re-compressed."""
     if "VAE_DATA_DIR" not in os.environ:
         pytest.skip("needs the official files in $VAE_DATA_DIR")
     for name in data.FILES.values():
@@ -65,7 +70,8 @@ def test_damaged_copy_is_refused_though_it_is_well_formed(genuine_folder: Path) 
     content[-1] = (content[-1] + 1) % 10  # one label changed: valid gzip, valid IDX
     labels.write_bytes(gzip.compress(bytes(content)))
     with pytest.raises(
-        DataError, match=r"train-labels-idx1-ubyte.gz is a well-formed IDX file, but not MNIST's"
+        DataError,
+        match=r"train-labels-idx1-ubyte.gz is a well-formed IDX file, but not MNIST's",
     ):
         load_mnist(genuine_folder)
 
@@ -75,22 +81,22 @@ def test_mnist_asked_for_as_fashion_mnist_is_named(genuine_folder: Path) -> None
         load_mnist(genuine_folder, "fashion_mnist")
 
 
-def test_other_idx_data_set_without_md5sums_is_told_how_to_load(idx_folder: Path) -> None:
-    (idx_folder / "MD5SUMS").unlink()
-    with pytest.raises(
-        DataError, match=r"not MNIST's: the md5 of its content is .* list its files' md5s in .*MD5SUMS"
-    ):
-        load_mnist(idx_folder)
-
-
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not DEBIAN_FASHION.is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed",
+)
 def test_debian_fashion_mnist_loads_by_name_and_is_not_taken_for_mnist() -> None:
-    # Debian re-compressed the files: their gz md5s are not the published ones, their contents are.
+    # Debian re-compressed the files: their gz md5s are not the published ones, their
+    # contents are.
     fashion = load_mnist(DEBIAN_FASHION, "fashion_mnist")
-    assert fashion.train_images.shape == (60000, 28, 28) and fashion.test_images.shape == (10000, 28, 28)
+    assert fashion.train_images.shape == (
+        60000,
+        28,
+        28,
+    ) and fashion.test_images.shape == (10000, 28, 28)
     assert np.bincount(fashion.test_labels).tolist() == [1000] * 10
     with pytest.raises(DataError, match=r"is Fashion-MNIST's, not MNIST's: .* --dataset fashion_mnist"):
         load_mnist(DEBIAN_FASHION)
@@ -99,7 +105,10 @@ def test_debian_fashion_mnist_loads_by_name_and_is_not_taken_for_mnist() -> None
 def test_fashion_mnist_comes_from_its_own_keras_download(
     monkeypatch: pytest.MonkeyPatch, mnist: Mnist
 ) -> None:
-    split = (mnist.train_images[:10], mnist.train_labels[:10]), (mnist.test_images[:5], mnist.test_labels[:5])
+    split = (
+        (mnist.train_images[:10], mnist.train_labels[:10]),
+        (mnist.test_images[:5], mnist.test_labels[:5]),
+    )
     monkeypatch.setattr(tf.keras.datasets.fashion_mnist, "load_data", lambda: split)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     assert len(load_mnist(dataset="fashion_mnist").train_images) == 10
@@ -117,76 +126,19 @@ def test_environment_variable_names_the_folder(idx_folder: Path, monkeypatch: py
     assert len(load_mnist().train_images) == 100
 
 
-def test_missing_file_is_named(idx_folder: Path) -> None:
-    (idx_folder / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataError, match=r"missing data file .*t10k-labels-idx1-ubyte.gz"):
-        load_mnist(idx_folder)
-
-
-def test_wrong_md5_is_named(idx_folder: Path) -> None:
-    path = idx_folder / "train-images-idx3-ubyte.gz"
-    path.write_bytes(path.read_bytes()[:-10])  # truncated, MD5SUMS not updated
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz has md5 .* expected"):
-        load_mnist(idx_folder)
-
-
-def test_truncated_file_is_named_even_when_its_md5_matches(idx_folder: Path) -> None:
-    path = idx_folder / "train-images-idx3-ubyte.gz"
-    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes())[:-100]))
-    write_md5sums(idx_folder)
-    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz holds 78300 values, expected 78400"):
-        load_mnist(idx_folder)
-
-
-def test_file_that_is_not_gzip_is_named(idx_folder: Path) -> None:
-    (idx_folder / "train-labels-idx1-ubyte.gz").write_bytes(b"not a gzip file")
-    write_md5sums(idx_folder)
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz is not a readable gzip file"):
-        load_mnist(idx_folder)
-
-
-def test_wrong_idx_header_is_named(idx_folder: Path) -> None:
-    # Labels stored as a rank-3 array: a well-formed IDX file, but not what this name must hold.
-    write_idx(idx_folder / "train-labels-idx1-ubyte.gz", np.zeros((100, 1, 1), np.uint8))
-    write_md5sums(idx_folder)
-    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz has IDX magic 0x00000803, expected"):
-        load_mnist(idx_folder)
-
-
-def test_wrong_image_shape_is_named(idx_folder: Path) -> None:
-    write_idx(idx_folder / "t10k-images-idx3-ubyte.gz", np.zeros((50, 28, 27), np.uint8))
-    write_md5sums(idx_folder)
-    with pytest.raises(DataError, match=r"test images have shape \(50, 28, 27\), expected \(N, 28, 28\)"):
-        load_mnist(idx_folder)
-
-
-def test_label_count_must_match_image_count(idx_folder: Path) -> None:
-    write_idx(idx_folder / "t10k-labels-idx1-ubyte.gz", np.zeros(49, np.uint8))
-    write_md5sums(idx_folder)
-    with pytest.raises(DataError, match=r"test labels have shape \(49,\), expected \(50,\)"):
-        load_mnist(idx_folder)
-
-
-def test_configured_folder_never_falls_back_to_download(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_download() -> None:
-        raise AssertionError("must not download when a folder is configured")
-
-    monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", no_download)
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "nowhere"))
-    with pytest.raises(DataError, match=r"data folder .*nowhere does not exist"):
-        load_mnist()
-
-
 def test_without_folder_the_keras_download_is_used(monkeypatch: pytest.MonkeyPatch, mnist: Mnist) -> None:
-    split = (mnist.train_images[:10], mnist.train_labels[:10]), (mnist.test_images[:5], mnist.test_labels[:5])
+    split = (
+        (mnist.train_images[:10], mnist.train_labels[:10]),
+        (mnist.test_images[:5], mnist.test_labels[:5]),
+    )
     monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", lambda: split)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     assert load_mnist().test_images.shape == (5, 28, 28)
 
 
-def test_failed_download_says_how_to_work_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_download_says_how_to_work_offline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def offline() -> None:
         raise OSError("network is unreachable")
 
@@ -223,7 +175,8 @@ def test_train_batches_are_a_seeded_permutation(small_mnist: Mnist) -> None:
     assert not np.array_equal(epoch1, epoch2)
     # Every image exactly once: the sorted pixel sums agree.
     np.testing.assert_array_equal(
-        np.sort(epoch1.sum(axis=(1, 2, 3))), np.sort(pipes.train_images.sum(axis=(1, 2, 3)))
+        np.sort(epoch1.sum(axis=(1, 2, 3))),
+        np.sort(pipes.train_images.sum(axis=(1, 2, 3))),
     )
 
 
@@ -251,7 +204,8 @@ def test_validation_split_holds_out_the_last_training_images(mnist: Mnist) -> No
 
 def test_validation_split_of_too_small_a_set_is_named(small_mnist: Mnist) -> None:
     with pytest.raises(
-        DataError, match="a validation split needs more than 10,000 training images, the data holds 512"
+        DataError,
+        match="a validation split needs more than 10,000 training images, the data holds 512",
     ):
         with_validation_split(small_mnist)
 
@@ -267,3 +221,16 @@ def test_validation_split_of_too_small_a_set_is_named(small_mnist: Mnist) -> Non
 def test_bad_pipeline_arguments_are_named(small_mnist: Mnist, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_pipelines(small_mnist, **kwargs)
+
+
+def test_held_out_images_are_the_runs_protocol(small_mnist: Mnist) -> None:
+    for binarization in ("static", "dynamic"):
+        images, labels = held_out_images(small_mnist, TrainConfig(binarization=binarization))
+        np.testing.assert_array_equal(images, binary_test_images(small_mnist, binarization))
+        np.testing.assert_array_equal(labels, small_mnist.test_labels)
+    # The stochastic twin is one fixed sample: the same images every time, not the
+    # thresholded ones.
+    dynamic = binary_test_images(small_mnist, "dynamic")
+    np.testing.assert_array_equal(dynamic, binary_test_images(small_mnist, "dynamic"))
+    assert not np.array_equal(dynamic, binary_test_images(small_mnist, "static"))
+    assert set(np.unique(dynamic)) == {0.0, 1.0}

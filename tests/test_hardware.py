@@ -1,4 +1,4 @@
-"""vae_lib.hardware: "auto" picks bfloat16 only where the hardware computes it natively."""
+"""vae_lib.hardware: "auto" picks bfloat16 only where the hardware has it natively."""
 
 from __future__ import annotations
 
@@ -6,10 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from vae_lib.hardware import CpuInfo, GpuInfo, cap_flags, cpu_info, describe_hardware, resolve_precision
+from vae_lib.hardware import (
+    CpuInfo,
+    GpuInfo,
+    cap_flags,
+    cpu_info,
+    describe_hardware,
+    resolve_precision,
+)
 
 AVX2_ONLY = frozenset({"sse4_2", "avx", "avx2", "fma"})  # e.g. AMD Zen 2 or 3, most laptops before 2023
-AVX512 = AVX2_ONLY | {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # e.g. Intel Skylake-SP
+AVX512 = AVX2_ONLY | {
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512dq",
+}  # e.g. Intel Skylake-SP
 AVX512_BF16 = AVX512 | {"avx512_bf16"}  # e.g. AMD Zen 4, Intel Cooper Lake
 AMX = AVX512_BF16 | {"amx_bf16", "amx_tile"}  # Intel Sapphire Rapids
 A100 = GpuInfo("NVIDIA A100-SXM4-40GB", (8, 0))
@@ -27,7 +39,11 @@ T4 = GpuInfo("Tesla T4", (7, 5))
         (AVX2_ONLY, [A100], "mixed_bfloat16"),
         (AVX512_BF16, [T4], "float32"),  # the GPU trains, so the GPU decides
         (AVX2_ONLY, [T4, A100], "mixed_bfloat16"),
-        (AVX512_BF16, [GpuInfo("some GPU", None)], "float32"),  # capability unknown: not assumed
+        (
+            AVX512_BF16,
+            [GpuInfo("some GPU", None)],
+            "float32",
+        ),  # capability unknown: not assumed
     ],
 )
 def test_auto_resolves_by_the_device_that_trains(flags: frozenset[str], gpus: list[GpuInfo], expected: str):
@@ -77,8 +93,10 @@ def test_cpuinfo_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     path = tmp_path / "cpuinfo"
     path.write_text(
-        "processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu avx avx2 avx512f avx512_bf16\n\n"
-        "processor\t: 1\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu avx avx2 avx512f avx512_bf16\n"
+        "processor\t: 0\nmodel name\t: AMD EPYC 9B14\n"
+        "flags\t\t: fpu avx avx2 avx512f avx512_bf16\n\n"
+        "processor\t: 1\nmodel name\t: AMD EPYC 9B14\n"
+        "flags\t\t: fpu avx avx2 avx512f avx512_bf16\n"
     )
     assert cpu_info(path) == CpuInfo(
         "AMD EPYC 9B14", frozenset({"fpu", "avx", "avx2", "avx512f", "avx512_bf16"})
@@ -127,3 +145,11 @@ def test_describe_hardware_names_the_real_cpu_and_what_matters():
         assert name in line
     assert "\n" not in line
     assert "A100-SXM4-40GB (compute capability 8.0)" in describe_hardware(CpuInfo("x", AVX2_ONLY), [A100])
+
+
+def test_a_resumed_run_keeps_the_precision_it_was_saved_with():
+    precision, reason = resolve_precision("auto", AVX2_ONLY, [], saved="mixed_bfloat16")
+    assert precision == "mixed_bfloat16"
+    assert reason == "resuming with the run's own precision mixed_bfloat16 (auto would pick float32 here)"
+    assert resolve_precision("auto", AVX512_BF16, [], saved="mixed_bfloat16")[1].startswith("auto → ")
+    assert resolve_precision("float32", AVX512_BF16, [], saved="mixed_bfloat16")[0] == "float32"

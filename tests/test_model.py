@@ -32,25 +32,66 @@ def test_parameter_counts_match_the_architecture() -> None:
     assert model.decoder.count_params() == dense_in + deconv1 + deconv2 + deconv3
 
 
-def test_residual_blocks_deepen_the_decoder_only() -> None:
-    shallow, deep = CVAE(latent_dim=2), CVAE(latent_dim=2, blocks=2)
-    assert deep.encoder.count_params() == shallow.encoder.count_params()
-    # Two blocks at each of 7×7 (32 channels), 14×14 (64) and 28×28 (32), two 3×3 convolutions each.
-    block = {c: 2 * (3 * 3 * c * c + c) for c in (32, 64)}
-    added = 2 * (block[32] + block[64] + block[32])
-    assert deep.decoder.count_params() == shallow.decoder.count_params() + added
-    assert deep.decode(tf.zeros([3, 2])).shape == (3, 28, 28, 1)
-
-
 def test_building_warns_of_nothing() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        CVAE(latent_dim=2, filters=(16, 32), blocks=1)
+        CVAE(latent_dim=2, filters=(16, 32))
 
 
-def test_samples_are_probabilities() -> None:
-    probabilities = CVAE(latent_dim=2).sample(4, seed=1).numpy()
+def test_samples_are_probabilities_and_their_seed_names_them() -> None:
+    model = CVAE(latent_dim=2)
+    probabilities = model.sample(4).numpy()
     assert ((probabilities > 0) & (probabilities < 1)).all()
+    np.testing.assert_array_equal(model.sample(4), probabilities)  # deterministic by default
+    assert not np.array_equal(model.sample(4, seed=1), probabilities)
+
+
+def test_mixed_precision_computes_in_bfloat16_and_returns_float32() -> None:
+    model = CVAE(latent_dim=2, precision="mixed_bfloat16")
+    assert model.encoder.layers[0].compute_dtype == "bfloat16"
+    assert model.encoder.layers[0].kernel.dtype == "float32"
+    mean, logvar = model.encode(tf.zeros([2, 28, 28, 1]))
+    assert mean.dtype == logvar.dtype == model.decode(mean).dtype == tf.float32
+    assert CVAE(latent_dim=2).encoder.layers[0].compute_dtype == "float32"  # the policy was restored
+
+
+def test_conditional_model_takes_labels_and_refuses_a_missing_one() -> None:
+    model = CVAE(latent_dim=2, classes=10)
+    x, y = tf.zeros([3, 28, 28, 1]), tf.constant([0, 4, 9])
+    assert model.encoder.input_shape == (
+        None,
+        28,
+        28,
+        11,
+    )  # the image and one plane per class
+    assert model.decoder.input_shape == (None, 12)
+    mean, _ = model.encode(x, y)
+    assert mean.shape == (3, 2)
+    decoded = model.decode(mean, y=y)
+    assert decoded.shape == (3, 28, 28, 1)
+    assert not np.array_equal(model.decode(mean, y=tf.constant([1, 4, 9]))[0], decoded[0])  # y matters
+    assert model.sample(3, y=y).shape == (3, 28, 28, 1)
+    with pytest.raises(ValueError, match="a model with classes=10 needs a label y"):
+        model.encode(x)
+    with pytest.raises(ValueError, match="a model with classes=10 needs a label y"):
+        model.decode(mean)
+    with pytest.raises(ValueError, match="a model with classes=0 needs no label y"):
+        CVAE(latent_dim=2).encode(x, y)
+
+
+def test_reconstruction_and_interpolation_decode_posterior_means(
+    binary_test_images: np.ndarray,
+) -> None:
+    model = CVAE(latent_dim=2)
+    a, b = binary_test_images[:2]
+    means, _ = model.encode(np.stack([a, b]))
+    reconstructions = model.reconstruct(np.stack([a, b]))
+    np.testing.assert_allclose(reconstructions, model.decode(means, apply_sigmoid=True), atol=1e-6)
+    path = model.interpolate(a, b, steps=6)
+    assert path.shape == (6, 28, 28, 1)
+    np.testing.assert_allclose(path[[0, -1]], reconstructions, atol=1e-6)
+    midpoint = model.decode((means[:1] + means[1:]) / 2, apply_sigmoid=True)
+    np.testing.assert_allclose(model.interpolate(a, b, steps=3)[1:2], midpoint, atol=1e-6)
 
 
 def test_seeded_reparameterization_is_reproducible_and_has_the_right_moments() -> None:

@@ -39,7 +39,8 @@ TF_LOG_LINE = re.compile(
     re.M,
 )
 COLAB = '"google.colab" in sys.modules'
-# Comments addressed to tools (linters, formatters, type checkers, coverage), not to readers.
+# Comments addressed to tools (linters, formatters, type checkers, coverage), not to
+# readers.
 TOOLING_COMMENT = re.compile(r"#\s*(noqa\b|(isort|fmt|ruff|type|pylint|pyright|mypy|pragma|nbqa)\s*:)", re.I)
 # The kernel that executes the chapters for nbval and notebooks/run_all.sh.
 BOOK_KERNEL = NOTEBOOKS / "jupyter" / "kernels" / "python3" / "kernel.json"
@@ -103,16 +104,18 @@ def test_install_cell_is_the_same_in_every_chapter() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tf_version", "pin"), [("2.19.0", "tf-keras~=2.19.0"), ("2.21.3", "tf-keras~=2.21.0")]
+    ("tf_version", "pin"),
+    [("2.19.0", "tf-keras~=2.19.0"), ("2.21.3", "tf-keras~=2.21.0")],
 )
 def test_install_cell_keeps_the_installed_tensorflow(
     tf_version: str, pin: str, config: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Run the cell as Colab would, with pip replaced: it pins tf-keras to TensorFlow's minor version.
+    """Run the cell as Colab does, pip replaced: it pins tf-keras to TF's minor version.
 
     Left free, pip picks the newest tf-keras, which requires the newest TensorFlow, and
     upgrades Colab's TensorFlow to suit it. The cell reads TensorFlow's version from its
-    package metadata: importing TensorFlow before pip runs could load a version pip then replaces.
+    package metadata: importing TensorFlow before pip runs could load a version pip
+    then replaces.
     """
     cell = install_cell(CHAPTERS[0])
     assert not re.search(r"^\s*(import|from)\s+(tensorflow|keras|tf_keras)\b", cell, re.M)
@@ -128,7 +131,14 @@ def test_install_cell_keeps_the_installed_tensorflow(
     assert f"git+{url}@{branch}" in args and pin in args
     for arg in args[4:]:
         # Colab's TensorFlow stays: pip installs only the requirements that are missing.
-        flags = ("tensorflow", "--upgrade", "-U", "--force-reinstall", "--no-deps", "--ignore-installed")
+        flags = (
+            "tensorflow",
+            "--upgrade",
+            "-U",
+            "--force-reinstall",
+            "--no-deps",
+            "--ignore-installed",
+        )
         assert not arg.startswith(flags), f"the install cell must not pass {arg}"
 
 
@@ -141,10 +151,11 @@ def test_chapter_installs_only_the_configured_repository(chapter: str, config: d
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_code_cells_carry_no_tooling_comments(chapter: str) -> None:
-    """Readers see plain Python: no `# isort: split`, `# noqa`, `# fmt: off` and the like.
+    """Readers see plain Python: no `# isort: split`, `# noqa`, `# fmt: off` and so on.
 
-    In particular nothing may depend on import order: TensorFlow's start-up lines are kept
-    out of the outputs by the kernel that runs the chapters (BOOK_KERNEL), not by importing
+    In particular nothing may depend on import order: TensorFlow's start-up lines are
+    kept out of the outputs by the kernel that runs the chapters (BOOK_KERNEL), not by
+    importing
     vae_lib first.
     """
     source = "\n".join(code_cells(NOTEBOOKS / f"{chapter}.py"))
@@ -156,10 +167,11 @@ def test_code_cells_carry_no_tooling_comments(chapter: str) -> None:
 def test_chapters_run_in_a_kernel_that_keeps_low_level_output_out_of_the_notebooks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """TensorFlow's C++ start-up lines go to the terminal, not into the outputs, whatever the import order.
+    """TensorFlow's C++ start-up lines go to the terminal, not the outputs, any order.
 
-    TensorFlow writes them to file descriptor 2 before it reads TF_CPP_MIN_LOG_LEVEL, so no
-    log level hides them; the book's kernel does not forward that descriptor to the notebook.
+    TensorFlow writes them to file descriptor 2 before it reads TF_CPP_MIN_LOG_LEVEL, so
+    no log level hides them; the book's kernel does not forward that descriptor to the
+    notebook.
     """
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -202,7 +214,8 @@ def test_launch_buttons_open_the_real_notebook(config: dict, toc: dict) -> None:
         path_in_repo = f"{book_relpath}/{page}.ipynb" if book_relpath else f"{page}.ipynb"
         assert (ROOT / path_in_repo).is_file(), f"the launch buttons would open {path_in_repo}"
         assert path_in_repo == f"notebooks/{Path(page).name}.ipynb"
-        colab = f"{launch['colab_url'].rstrip('/')}/github/{org_repo}/blob/{repo['branch']}/{path_in_repo}"
+        blob = f"{org_repo}/blob/{repo['branch']}/{path_in_repo}"
+        colab = f"{launch['colab_url'].rstrip('/')}/github/{blob}"
         assert (
             colab
             == f"https://colab.research.google.com/github/vae-book/cvae-mnist-tf/blob/main/{path_in_repo}"
@@ -235,11 +248,21 @@ def test_chapter_ends_with_summary_and_exercises(chapter: str) -> None:
     ("chapter", "runs"),
     [
         ("07_results", ["latent50"]),
-        ("08_papers", ["tutorial-dynamic", "latent50-dynamic", "latent50-dynamic-160", "wide-lr2e-3"]),
+        (
+            "08_papers",
+            [
+                "tutorial-dynamic",
+                "latent50-dynamic",
+                "latent50-dynamic-160",
+                "wide-lr2e-3",
+            ],
+        ),
     ],
 )
 def test_results_chapters_load_committed_runs_and_train_nothing(chapter: str, runs: list[str]) -> None:
-    """Chapters 7 and 8 read results/NAME through committed_run (which downloads it in Colab)."""
+    """Chapters 7 and 8 read results/NAME through committed_run (which downloads it in
+    Colab).
+    """
     source = "\n".join(code_cells(NOTEBOOKS / f"{chapter}.ipynb"))
     assert not re.search(r"\btrain\(", source), f"{chapter} must load its models, not train them"
     for name in runs:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import imageio.v2 as imageio
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -47,13 +46,6 @@ def test_two_d_figures_refuse_other_latent_sizes(mnist: Mnist) -> None:
         plots.plot_latent_scatter(wide, binarize_static(mnist.test_images[:10]), mnist.test_labels[:10])
 
 
-def test_interpolation_starts_and_ends_at_the_two_codes(model: CVAE, mnist: Mnist) -> None:
-    a, b = binarize_static(mnist.test_images[:2])
-    path = plots.interpolate(model, a, b, steps=6)
-    assert path.shape == (6, 28, 28, 1)
-    np.testing.assert_allclose(path[[0, -1]], plots.reconstruct(model, np.stack([a, b])), atol=1e-6)
-
-
 def test_every_figure_draws(model: CVAE, mnist: Mnist) -> None:
     x = binarize_static(mnist.test_images[:100])
     history = [
@@ -72,21 +64,11 @@ def test_every_figure_draws(model: CVAE, mnist: Mnist) -> None:
         plots.plot_image_rows({"a": x[:3], "b": x[3:8]}),
         plots.plot_latent_manifold(model, n=4),
         plots.plot_latent_scatter(model, x, mnist.test_labels[:100]),
-        plots.plot_interpolation(model, [(x[0], x[1]), (x[2], x[3])], steps=5),
+        plots.plot_interpolation(model, {"0 to 1": (x[0], x[1]), "2 to 3": (x[2], x[3])}, steps=5),
         plots.plot_history(history),
     ]
     assert all(fig.axes for fig in figures)
-
-
-def test_epoch_images_become_an_animated_gif(tmp_path: Path) -> None:
-    hook = plots.EpochImages(tmp_path, latent_dim=2, n=9)
-    for epoch in range(3):
-        hook(epoch, CVAE(latent_dim=2))  # new weights: frames that differ, as in training
-    frames = hook.frames()
-    assert [f.name for f in frames] == ["epoch_0000.png", "epoch_0001.png", "epoch_0002.png"]
-    assert imageio.imread(frames[0]).shape == (3 * 84, 3 * 84)
-    gif = plots.save_gif(frames, tmp_path / "progress.gif")
-    assert len(imageio.mimread(gif)) == 3
+    assert [ax.get_ylabel() for ax in figures[5].axes] == ["0 to 1", "2 to 3"]
 
 
 def test_gif_needs_frames(tmp_path: Path) -> None:

@@ -30,24 +30,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-import imageio.v2 as imageio
-import matplotlib.pyplot as plt
-import numpy as np
-import tensorflow as tf
-
-from vae_lib import plots
 from vae_lib.config import ConfigError, TrainConfig, field_types, is_optional
-from vae_lib.data import VALIDATION_SIZE, DataError, Mnist, binary_test_images, held_out, load_mnist
-from vae_lib.evaluate import (
-    IW_SUBSET_SEED,
-    elbo_means,
-    elbo_per_image,
-    estimate_from_subset,
-    evaluate_iw_bound,
-    random_subset,
-)
-from vae_lib.model import CVAE
-from vae_lib.run import History, Metrics, RunFolder, RunFolderError
+from vae_lib.data import VALIDATION_SIZE, DataError, load_mnist
+from vae_lib.evaluate import evaluate_run
+from vae_lib.run import RunFolderError
 from vae_lib.train import NonFiniteLossError, train
 
 
@@ -144,63 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-
-
-def readable_frames(run: RunFolder) -> list[Path]:
-    """The run's epoch images that load; one cut short by a kill is left out of the GIF, with a warning."""
-    frames = []
-    for path in run.epoch_images():
-        try:
-            imageio.imread(path)
-        except (OSError, ValueError, SyntaxError) as err:  # PIL's word for a broken PNG is SyntaxError
-            reason = " ".join(str(err).split())
-            print(f"warning: {path} is damaged ({reason}); progress.gif leaves it out", file=sys.stderr)
-            continue
-        frames.append(path)
-    return frames
-
-
-def write_figures(run: RunFolder, model: CVAE, history: History, mnist: Mnist, config: TrainConfig) -> None:
-    """The report figures of a finished run, into its folder."""
-    mnist = held_out(mnist, config.validation)
-    test = binary_test_images(mnist, config.binarization)
-    plots.save_gif(readable_frames(run), run.figure("progress.gif"))
-    _save(plots.plot_history(history), run.figure("training_curves.png"))
-    _save(plots.plot_samples(model, seed=config.seed, dataset=config.dataset), run.figure("samples.png"))
-    _save(plots.plot_reconstructions(model, test[:12]), run.figure("reconstructions.png"))
-    if config.latent_dim == 2:
-        _save(plots.plot_latent_manifold(model, dataset=config.dataset), run.figure("latent_manifold.png"))
-        scatter = plots.plot_latent_scatter(model, test, mnist.test_labels, dataset=config.dataset)
-        _save(scatter, run.figure("latent_scatter.png"))
-
-
-def _saved_metrics_epochs(run: RunFolder) -> int | None:
-    """The epoch count of ``run``'s readable metrics.json, or None."""
-    try:
-        return run.read_metrics().epochs
-    except (FileNotFoundError, RunFolderError):
-        return None
-
-
 def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
-    run = RunFolder(args.out)
-    # Locked before anything else, so that a second process is refused at once.
-    with run.lock():
-        mnist = load_mnist(args.data_dir, config.dataset)
-        hook = plots.EpochImages(run.path, config.latent_dim, seed=config.seed)
-        model, history = train(config, run.path, mnist, hooks=[hook], progress=not args.quiet)
-        config = run.read_config()  # as trained: its precision resolved
-        write_figures(run, model, history, mnist, config)
-        metrics = Metrics.of_history(history, config)
-        if _saved_metrics_epochs(run) != metrics.epochs:
-            run.write_metrics(metrics)
-        # else: nothing was trained, and metrics.json may hold evaluate's figures: keep them.
+    mnist = load_mnist(args.data_dir, config.dataset)
+    trained = train(config, args.out, mnist, progress=not args.quiet)
+    last = trained.history[-1]
+    seconds = sum(row["seconds"] for row in trained.history) / len(trained.history)
     print(
-        f"{config.judged_on} ELBO after {metrics.epochs} epochs: {metrics.test_elbo:.2f} nats "
-        f"({metrics.seconds_per_epoch:.1f} s per epoch, {config.precision}); results in {run.path}"
+        f"{trained.config.judged_on} ELBO after {len(trained.history)} epochs: {last['test_elbo']:.2f} nats "
+        f"({seconds:.1f} s per epoch, {trained.config.precision}); results in {args.out}"
     )
     return 0
 
@@ -212,58 +149,27 @@ PROTOCOLS = {
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    run = RunFolder(args.run_dir)
-    run.read_config()  # refuses a folder without a run before the lock would create it
-    with run.lock():
-        return evaluate_run(run, args)
-
-
-def evaluate_run(run: RunFolder, args: argparse.Namespace) -> int:
-    # float32 whatever the run trained in: the weights are float32, the figures exact.
-    config, model, history = run.load(precision="float32")
-    if len(history) < config.epochs:
-        print(f"the run has finished {len(history)} of its {config.epochs} epochs: evaluating those")
-    test = binary_test_images(
-        held_out(load_mnist(args.data_dir, config.dataset), config.validation), config.binarization
+    metrics = evaluate_run(
+        args.run_dir, args.iw_samples, args.iw_images, args.data_dir, progress=not args.quiet
     )
-    per_image = elbo_per_image(model, test)
-    elbo = elbo_means(per_image)
-    n = args.iw_images or (len(test) if tf.config.list_physical_devices("GPU") else 1000)
-    if n >= len(test):
-        chosen, subset = np.arange(len(test)), "all"
-    else:
-        chosen, subset = random_subset(len(test), n), f"random, seed {IW_SUBSET_SEED}"
-    bound = evaluate_iw_bound(model, test[chosen], args.iw_samples, progress=not args.quiet)
-    subset_elbo = float(per_image[chosen, 0].mean())
-    estimate, estimate_stderr = estimate_from_subset(bound.bounds, per_image[chosen, 0], per_image[:, 0])
-    # Everything but the bound follows from the checkpoint's history: a metrics.json
-    # that is missing (a run stopped early) or damaged is written afresh.
-    metrics = dataclasses.replace(
-        Metrics.of_history(history, config),
-        **elbo,
-        protocol=config.binarization,
-        iw_samples=bound.k,
-        iw_images=bound.images,
-        iw_subset=subset,
-        test_iw_bound=bound.mean,
-        iw_stderr=bound.stderr,
-        iw_images_elbo=subset_elbo,
-        iw_seconds=bound.seconds,
-        test_iw_estimate=estimate,
-        iw_estimate_stderr=estimate_stderr,
-    )
-    run.write_metrics(metrics)
+    config, bound = TrainConfig.from_json(metrics.config), metrics.bound
+    assert bound is not None  # evaluate_run always bounds
+    if metrics.epochs < config.epochs:
+        print(f"the run has finished {metrics.epochs} of its {config.epochs} epochs: evaluated those")
+    n_images = bound.total
     print(f"protocol: {PROTOCOLS[config.binarization]}")
     last_training = f", the last {VALIDATION_SIZE:,} training images" if config.validation else ""
-    print(f"ELBO: {elbo['test_elbo']:.2f} nats ({len(test):,} {config.judged_on} images{last_training})")
+    print(f"ELBO: {metrics.test_elbo:.2f} nats ({n_images:,} {config.judged_on} images{last_training})")
+    subset = "all" if bound.subset_seed is None else f"random, seed {bound.subset_seed}"
     print(
         f"L_{bound.k}: {bound.mean:.2f} ± {bound.stderr:.2f} nats (standard error) on {bound.images:,} "
-        f"of them ({subset}), whose ELBO is {subset_elbo:.2f}; {bound.seconds:.0f} s"
+        f"of them ({subset}), whose ELBO is {bound.elbo:.2f}; {bound.seconds:.0f} s"
     )
-    if bound.images < len(test):
+    if bound.subset_seed is not None:
         print(
-            f"L_{bound.k} of all {len(test):,}, estimated: {estimate:.2f} ± {estimate_stderr:.2f} nats "
-            f"(their ELBO {elbo['test_elbo']:.2f} + the subset's mean gap, bound − ELBO)"
+            f"L_{bound.k} of all {n_images:,}, estimated: "
+            f"{bound.estimate:.2f} ± {bound.estimate_stderr:.2f} nats "
+            f"(their ELBO {metrics.test_elbo:.2f} + the subset's mean gap, bound − ELBO)"
         )
     return 0
 

@@ -35,7 +35,8 @@ from typing import get_args
 import numpy as np
 import tensorflow as tf
 
-from vae_lib.config import Binarization, ConfigError, Dataset
+from vae_lib import streams
+from vae_lib.config import Binarization, ConfigError, Dataset, TrainConfig
 
 DATA_DIR_ENV = "VAE_DATA_DIR"
 IMAGE_SHAPE = (28, 28, 1)
@@ -321,6 +322,16 @@ def held_out(mnist: Mnist, validation: bool) -> Mnist:
     return with_validation_split(mnist) if validation else mnist
 
 
+def held_out_images(mnist: Mnist, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The images a run of ``config`` is judged on, binary ``float32 [N, 28, 28, 1]``, and their labels.
+
+    The test set (or with ``validation`` the last training images), binarized as the
+    run's protocol says (:func:`binary_test_images`).
+    """
+    images = held_out(mnist, config.validation)
+    return binary_test_images(images, config.binarization), images.test_labels
+
+
 def binarize_dynamic(grey: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     """Draw each pixel from Bernoulli(grey level), afresh for every ``seed``."""
     uniform = tf.random.stateless_uniform(tf.shape(grey), seed=seed)
@@ -362,11 +373,11 @@ class Pipelines:
         return tf.constant(self.train_bytes)
 
     def train_dataset(self, epoch: int) -> tf.data.Dataset:
-        """Batches ``float32 [B, 28, 28, 1]`` for ``epoch``, shuffled by a permutation fixed by (seed, epoch).
+        """Batches ``float32 [B, 28, 28, 1]`` for ``epoch``, in an order fixed by (seed, SHUFFLE, epoch).
 
         Deterministic: a resumed run sees exactly the batches it would have seen.
         """
-        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.train_bytes))
+        order = streams.numpy_rng(self.seed, streams.Stream.SHUFFLE, epoch).permutation(len(self.train_bytes))
         images = self._train_bytes_tensor
         dataset = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
 
@@ -375,7 +386,9 @@ class Pipelines:
 
         if self.binarization == "dynamic":
             batches = dataset.enumerate().map(
-                lambda step, idx: binarize_dynamic(grey(idx), tf.stack([self.seed + 1_000_003 * epoch, step]))
+                lambda step, idx: binarize_dynamic(
+                    grey(idx), streams.tf_seed(self.seed, streams.Stream.BINARIZE, epoch, step)
+                )
             )
         else:
             # The same threshold as binarize_static: grey level > 0.5.

@@ -1,95 +1,74 @@
-"""Evaluation of a trained model on test images: the ELBO, the importance-weighted bound, active units.
+"""Evaluation of a trained model on held-out images: the ELBO, the importance-weighted bound, active units.
 
 Every function takes images ``float32 [N, 28, 28, 1]`` (binary, as
-:func:`vae_lib.data.binary_test_images` gives them) and a batch size. Every
-figure is a mean per image, in nats, computed from a fixed random stream, so
-the same weights always give the same figures.
+:func:`vae_lib.data.binary_test_images` gives them) and a batch size. Every figure is a
+mean per image, in nats. Image i's noise is drawn from the seed (seed, EVALUATION, i)
+(:mod:`vae_lib.streams`), so the same weights give the same figures whatever the batch size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from vae_lib.data import IMAGE_SHAPE
-from vae_lib.losses import elbo_terms, importance_weighted_bound
+from vae_lib import streams
+from vae_lib.data import IMAGE_SHAPE, held_out_images, load_mnist
+from vae_lib.losses import elbo_terms, log_importance_weights
 from vae_lib.model import CVAE
+from vae_lib.run import BoundSummary, Metrics, RunFolder
 
-# Evaluation draws its posterior samples from its own stream, apart from training's.
-EVAL_STREAM = 2**31 - 1
-# The seed of the random test subset that an importance-weighted bound averages on a CPU.
-IW_SUBSET_SEED = 5000
+# The seed of the random subset of test images that an importance-weighted bound averages on a CPU.
+SUBSET_SEED = 5000
 _IMAGES = tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32)
-_INDEX = tf.TensorSpec([], tf.int64)
+_INDICES = tf.TensorSpec([None], tf.int64)
 
 
-def _batches(images: np.ndarray, batch_size: int) -> Iterator[tuple[tf.Tensor, np.ndarray]]:
-    """(batch number as a tensor, batch) pairs over ``images``, in order."""
-    for index, start in enumerate(range(0, len(images), batch_size)):
-        yield tf.constant(index, tf.int64), images[start : start + batch_size]
+def _batches(
+    images: np.ndarray, batch_size: int, indices: np.ndarray | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(the images' indices, the images) of each batch of ``images``, in order.
+
+    ``indices`` are the images' places in the set they come from (default: 0, 1, …), which
+    name their noise: an image of a subset draws what it would draw in the whole set.
+    """
+    indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+    if len(indices) != len(images):
+        raise ValueError(f"{len(indices)} indices for {len(images)} images")
+    for start in range(0, len(images), batch_size):
+        yield indices[start : start + batch_size], images[start : start + batch_size]
 
 
-def elbo_per_image(
-    model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = EVAL_STREAM
-) -> np.ndarray:
+def elbo_per_image(model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = 0) -> np.ndarray:
     """ELBO, reconstruction log-likelihood and KL of each of ``images``, ``float64 [N, 3]`` nats.
 
-    Uses the analytic KL and one posterior sample per image, from a fixed seed,
-    so the same weights always give the same figures.
+    The analytic KL and one posterior sample per image, image i's from (seed, EVALUATION, i).
     """
 
-    @tf.function(input_signature=[_IMAGES, _INDEX])
-    def batch_terms(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-        terms = elbo_terms(model, x, tf.stack([tf.constant(seed, tf.int64), index]), kl="analytic")
-        return tf.stack(terms, axis=-1)
+    @tf.function(input_signature=[_IMAGES, _INDICES])
+    def batch_terms(x: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+        seeds = streams.image_seeds(seed, streams.Stream.EVALUATION, indices)
+        return tf.stack(elbo_terms(model, x, seeds, kl="analytic"), axis=-1)
 
-    return np.concatenate(
-        [batch_terms(x, index).numpy() for index, x in _batches(images, batch_size)]
-    ).astype(np.float64)
+    return np.concatenate([batch_terms(x, i).numpy() for i, x in _batches(images, batch_size)]).astype(
+        np.float64
+    )
 
 
-def evaluate(
-    model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = EVAL_STREAM
-) -> dict[str, float]:
+def evaluate(model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
     """Mean ELBO, reconstruction log-likelihood and KL per image of ``images``, in nats.
 
-    The means of :func:`elbo_per_image`, which says how they are computed.
+    The means of :func:`elbo_per_image`, by the names history.csv and metrics.json give them.
     """
-    return elbo_means(elbo_per_image(model, images, batch_size, seed))
-
-
-def elbo_means(per_image: np.ndarray) -> dict[str, float]:
-    """The means of :func:`elbo_per_image`'s columns, by the names history.csv and metrics.json give them."""
-    elbo, reconstruction, kl = (float(v) for v in per_image.mean(axis=0))
+    elbo, reconstruction, kl = (
+        float(v) for v in elbo_per_image(model, images, batch_size, seed).mean(axis=0)
+    )
     return {"test_elbo": elbo, "test_reconstruction": reconstruction, "test_kl": kl}
-
-
-@dataclass(frozen=True)
-class IwBound:
-    """An importance-weighted bound L_k averaged over ``images`` test images, in nats."""
-
-    bounds: np.ndarray  # each image's bound, float64 [images]
-    k: int
-    seconds: float  # wall time it took
-
-    @property
-    def mean(self) -> float:
-        return float(self.bounds.mean())
-
-    @property
-    def stderr(self) -> float:
-        """Standard error of the mean across images (0 for one image)."""
-        return _stderr(self.bounds)
-
-    @property
-    def images(self) -> int:
-        return len(self.bounds)
 
 
 def iw_bounds(
@@ -97,66 +76,121 @@ def iw_bounds(
     images: np.ndarray,
     k: int,
     batch_size: int = 10,
-    seed: int = EVAL_STREAM,
+    seed: int = 0,
+    chunk_size: int = 100,
     progress: bool = True,
+    indices: np.ndarray | None = None,
 ) -> np.ndarray:
     """The importance-weighted bound L_k of each image, ``float64 [N]`` nats.
 
-    Costs k decoder passes per image: one compiled function per batch of
-    ``batch_size`` images decodes their k samples 100 at a time (the cost on a
-    2-core CPU is measured in bench/README.md).
+    :func:`vae_lib.losses.importance_weighted_bound`, for k in the thousands: image i's k
+    draws of ε come from (seed, EVALUATION, i) at once, and are decoded ``chunk_size`` at a
+    time, their log-sum-exp carried from chunk to chunk, so that memory stays bounded
+    whatever k is. ``indices`` place the images in their set (see :func:`_batches`).
+    Costs k decoder passes per image (bench/README.md measures it).
     """
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
 
-    @tf.function(input_signature=[_IMAGES, _INDEX])
-    def batch_bounds(x: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-        return importance_weighted_bound(model, x, k, tf.stack([tf.constant(seed, tf.int64), index]))
+    @tf.function(input_signature=[_IMAGES, _INDICES])
+    def batch_bounds(x: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+        mean, logvar = model.encode(x)
+        seeds = streams.image_seeds(seed, streams.Stream.EVALUATION, indices)
+        eps = tf.transpose(
+            streams.normal(tf.stack([tf.size(indices), k, model.latent_dim]), seeds), [1, 0, 2]
+        )
+        log_sum = tf.fill(tf.shape(indices), -math.inf)  # log Σ of the weights so far, [B]
+        for start in tf.range(0, k, chunk_size):
+            log_w = log_importance_weights(model, x, mean, logvar, eps[start : start + chunk_size])
+            log_sum = tf.reduce_logsumexp(tf.concat([log_sum[tf.newaxis], log_w], axis=0), axis=0)
+        return log_sum - math.log(k)
 
     per_batch = []
     with tqdm(total=len(images), desc=f"L_{k}", unit="image", disable=not progress, leave=False) as bar:
-        for index, x in _batches(images, batch_size):
-            per_batch.append(batch_bounds(x, index).numpy())
+        for batch_indices, x in _batches(images, batch_size, indices):
+            per_batch.append(batch_bounds(x, batch_indices).numpy())
             bar.update(len(x))
     return np.concatenate(per_batch).astype(np.float64)
 
 
-def evaluate_iw_bound(
-    model: CVAE,
-    images: np.ndarray,
-    k: int,
-    batch_size: int = 10,
-    seed: int = EVAL_STREAM,
-    progress: bool = True,
-) -> IwBound:
-    """The mean of :func:`iw_bounds` over ``images`` and its standard error across them."""
-    start = time.perf_counter()
-    bounds = iw_bounds(model, images, k, batch_size, seed, progress)
-    return IwBound(bounds, k, time.perf_counter() - start)
-
-
-def _stderr(values: np.ndarray) -> float:
+def stderr(values: np.ndarray) -> float:
     """Standard error of the mean of ``values`` (0 for one value)."""
     return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
-def estimate_from_subset(
-    subset_bounds: np.ndarray, subset_elbos: np.ndarray, all_elbos: np.ndarray
-) -> tuple[float, float]:
-    """The mean bound over all images, estimated from a random subset: (estimate, standard error), nats.
-
-    The ELBO is cheap and known for every image; the bound only for the subset.
-    The estimate is the ELBO's mean over all images plus the subset's mean gap,
-    bound − ELBO. Like the subset's own mean it is unbiased, but the gap varies
-    across images far less than the bound does (a hard digit has a low bound
-    and a low ELBO alike), so its standard error, that of the mean gap, is
-    several times smaller (a difference estimator, as survey sampling calls it).
-    """
-    gaps = subset_bounds - subset_elbos
-    return float(all_elbos.mean() + gaps.mean()), _stderr(gaps)
-
-
-def random_subset(n_total: int, n: int, seed: int = IW_SUBSET_SEED) -> np.ndarray:
+def random_subset(n_total: int, n: int, seed: int = SUBSET_SEED) -> np.ndarray:
     """Indices of ``n`` of ``n_total`` images, drawn without replacement from ``seed``, sorted."""
     return np.sort(np.random.default_rng(seed).choice(n_total, size=min(n, n_total), replace=False))
+
+
+def bound_summary(
+    model: CVAE, images: np.ndarray, k: int, n: int, elbos: np.ndarray | None = None, progress: bool = True
+) -> BoundSummary:
+    """L_k over all ``images``, or over a random subset of ``n`` of them, as metrics.json keeps it.
+
+    The ELBO is cheap and known for every image (``elbos``, computed if not given); the
+    bound, k decoder passes an image, only for the subset. From a subset the mean over
+    all images is estimated as the ELBO's mean over all plus the subset's mean gap,
+    bound − ELBO. Like the subset's own mean it is unbiased, but the gap varies across
+    images far less than the bound does (a hard digit has a low bound and a low ELBO
+    alike), so its standard error, that of the mean gap, is several times smaller (a
+    difference estimator, as survey sampling calls it).
+    """
+    elbos = elbo_per_image(model, images)[:, 0] if elbos is None else elbos
+    chosen = np.arange(len(images)) if n >= len(images) else random_subset(len(images), n)
+    start = time.perf_counter()
+    bounds = iw_bounds(model, images[chosen], k, progress=progress, indices=chosen)
+    gaps = bounds - elbos[chosen]
+    return BoundSummary(
+        k=k,
+        images=len(chosen),
+        total=len(images),
+        subset_seed=None if len(chosen) == len(images) else SUBSET_SEED,
+        mean=float(bounds.mean()),
+        stderr=stderr(bounds),
+        elbo=float(elbos[chosen].mean()),
+        estimate=float(elbos.mean() + gaps.mean()),
+        estimate_stderr=stderr(gaps),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def evaluate_run(
+    run_dir: str | RunFolder,
+    k: int = 5000,
+    n: int | None = None,
+    data_dir: str | None = None,
+    progress: bool = True,
+) -> Metrics:
+    """Evaluate a run's latest checkpoint on its held-out images; add the bound to its metrics.json.
+
+    The images are the run's own protocol (:func:`vae_lib.data.binary_test_images`: the
+    thresholded test set for a statically trained run, its stochastic twin for a
+    dynamic one; the validation images for a ``validation`` run). ``n`` images are
+    bounded (default: all on a GPU, 1,000 on a CPU, :func:`bound_summary`). Computed in
+    float32, whatever the run trained in. Holds the run folder's lock while it works.
+    """
+    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    run.read_config()  # refuses a folder without a run before the lock would create it
+    with run.lock():
+        config, model, history = run.load()
+        images, _ = held_out_images(load_mnist(data_dir, config.dataset), config)
+        per_image = elbo_per_image(model, images)
+        if n is None:
+            n = len(images) if tf.config.list_physical_devices("GPU") else 1000
+        bound = bound_summary(model, images, k, n, per_image[:, 0], progress)
+        elbo, reconstruction, kl = (float(v) for v in per_image.mean(axis=0))
+        # Everything but the bound follows from the checkpoint's history: a metrics.json
+        # that is missing (a run stopped early) or damaged is written afresh.
+        metrics = dataclasses.replace(
+            Metrics.of_history(history, config),
+            test_elbo=elbo,
+            test_reconstruction=reconstruction,
+            test_kl=kl,
+            bound=bound,
+        )
+        run.write_metrics(metrics)
+    return metrics
 
 
 def posterior_means(model: CVAE, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -167,7 +201,7 @@ def posterior_means(model: CVAE, images: np.ndarray, batch_size: int = 1000) -> 
 def active_units(model: CVAE, images: np.ndarray, threshold: float = 0.01, batch_size: int = 1000) -> int:
     """How many latent dimensions the model uses: Cov_x(E_q[z_u | x]) > ``threshold`` (Burda et al. 2016).
 
-    A unit whose posterior mean does not move with x carries no information
-    about x: its KL term has been driven to zero, the posterior equals the prior.
+    A unit whose posterior mean does not move with x carries no information about x:
+    its KL term has been driven to zero, the posterior equals the prior.
     """
     return int((posterior_means(model, images, batch_size).var(axis=0) > threshold).sum())

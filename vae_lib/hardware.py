@@ -126,22 +126,30 @@ def native_bfloat16(cpu_flags: frozenset[str], gpus: list[GpuInfo]) -> tuple[boo
 
 
 def resolve_precision(
-    requested: PrecisionChoice, cpu_flags: frozenset[str], gpus: list[GpuInfo]
+    requested: PrecisionChoice,
+    cpu_flags: frozenset[str] | None = None,
+    gpus: list[GpuInfo] | None = None,
+    saved: Precision | None = None,
 ) -> tuple[Precision, str]:
-    """The precision to train in, and a one-line reason.
+    """The precision to train in, and a one-line reason: the one place that decides it.
 
-    ``"auto"`` gives ``"mixed_bfloat16"`` where the hardware computes bfloat16
-    natively (:func:`native_bfloat16`), else ``"float32"``. An explicit choice is
-    kept; when it is mixed_bfloat16 without native bfloat16, the reason is a
-    warning that starts with ``"warning:"``.
+    ``"auto"`` gives ``"mixed_bfloat16"`` where the hardware computes bfloat16 natively
+    (:func:`native_bfloat16`), else ``"float32"``; but a run being resumed keeps the
+    precision it was ``saved`` with, so that its numbers do not change with the machine.
+    An explicit choice is kept; mixed_bfloat16 without native bfloat16 gets a reason
+    that starts with ``"warning:"``. The hardware is probed unless ``cpu_flags`` and
+    ``gpus`` are given.
     """
     if requested not in get_args(PrecisionChoice):
         raise ValueError(
             f"precision must be one of {', '.join(get_args(PrecisionChoice))}, got {requested!r}"
         )
-    native, why = native_bfloat16(cpu_flags, gpus)
+    cpu_flags = cpu_info().flags if cpu_flags is None else cpu_flags
+    native, why = native_bfloat16(cpu_flags, gpu_info() if gpus is None else gpus)
     if requested == "auto":
-        precision = "mixed_bfloat16" if native else "float32"
+        precision: Precision = "mixed_bfloat16" if native else "float32"
+        if saved is not None and saved != precision:
+            return saved, f"resuming with the run's own precision {saved} (auto would pick {precision} here)"
         return precision, f"auto → {precision}: {why}"
     if requested == "mixed_bfloat16" and not native:
         return requested, (

@@ -1,98 +1,83 @@
-"""The convolutional VAE: a Gaussian encoder q(z|x) and a Bernoulli decoder p(x|z)."""
+"""The convolutional VAE: a Gaussian encoder q(z|x), a decoder, a prior p(z) and a likelihood p(x|z).
+
+The networks are the tutorial's. The prior (:mod:`vae_lib.priors`) and the likelihood
+(:mod:`vae_lib.likelihoods`) are parts the model holds, N(0, I) and Bernoulli unless
+another is given; a model with ``classes`` is conditioned on a label y, which both
+networks are shown as a one-hot vector.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Literal
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from vae_lib import streams
 from vae_lib.data import IMAGE_SHAPE
+from vae_lib.likelihoods import Bernoulli, Likelihood
+from vae_lib.priors import Prior, StandardNormal
 
-# "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster on CPUs with
-# AVX512-BF16 or AMX and on recent GPUs and TPUs, with no loss scaling needed.
+# "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster where the hardware
+# has bfloat16 units (vae_lib.hardware decides), with no loss scaling needed.
 Precision = Literal["float32", "mixed_bfloat16"]
 
 
 def build_encoder(
-    latent_dim: int, filters: tuple[int, int] = (32, 64), dtype: Precision = "float32"
+    latent_dim: int, filters: tuple[int, int] = (32, 64), channels: int = 1
 ) -> keras.Sequential:
-    """x ``[B, 28, 28, 1]`` → ``[B, 2·latent_dim]``: the mean and log-variance of q(z|x), side by side."""
+    """x ``[B, 28, 28, channels]`` → ``[B, 2·latent_dim]``: the mean and log-variance of q(z|x)."""
     return keras.Sequential(
         [
-            keras.Input(shape=IMAGE_SHAPE),
-            keras.layers.Conv2D(filters[0], 3, strides=2, activation="relu", dtype=dtype),  # → 13×13
-            keras.layers.Conv2D(filters[1], 3, strides=2, activation="relu", dtype=dtype),  # → 6×6
-            keras.layers.Flatten(dtype=dtype),
+            keras.Input(shape=(*IMAGE_SHAPE[:2], channels)),
+            keras.layers.Conv2D(filters[0], 3, strides=2, activation="relu"),  # → 13×13
+            keras.layers.Conv2D(filters[1], 3, strides=2, activation="relu"),  # → 6×6
+            keras.layers.Flatten(),
             # Linear: a mean and a log-variance may be any real number.
-            keras.layers.Dense(2 * latent_dim, dtype=dtype),
+            keras.layers.Dense(2 * latent_dim),
         ],
         name="encoder",
     )
 
 
-class ResidualBlock(keras.layers.Layer):
-    """relu(h + conv(relu(conv(h)))): two 3×3 convolutions that keep the shape ``[B, H, W, C]``.
-
-    The skip lets a deeper decoder start out as the shallow one and learn only
-    a correction, so it trains as easily (He et al. 2016).
-    """
-
-    def __init__(self, channels: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.first = keras.layers.Conv2D(
-            channels, 3, padding="same", activation="relu", dtype=self.dtype_policy
-        )
-        self.second = keras.layers.Conv2D(channels, 3, padding="same", dtype=self.dtype_policy)
-
-    def build(self, input_shape: tuple) -> None:
-        self.first.build(input_shape)
-        self.second.build(self.first.compute_output_shape(input_shape))
-
-    def call(self, h: tf.Tensor) -> tf.Tensor:
-        return tf.nn.relu(h + self.second(self.first(h)))
-
-
-def build_decoder(
-    latent_dim: int, filters: tuple[int, int] = (32, 64), dtype: Precision = "float32", blocks: int = 0
-) -> keras.Sequential:
-    """z ``[B, latent_dim]`` → Bernoulli logits ``[B, 28, 28, 1]`` of p(x|z).
-
-    ``blocks`` residual blocks follow each of the three resolutions, 7×7, 14×14 and 28×28.
-    """
-
-    def refine(channels: int) -> list[keras.layers.Layer]:
-        return [ResidualBlock(channels, dtype=dtype) for _ in range(blocks)]
-
+def build_decoder(code_dim: int, filters: tuple[int, int] = (32, 64), outputs: int = 1) -> keras.Sequential:
+    """z ``[B, code_dim]`` → ``outputs`` numbers per pixel ``[B, 28, 28, outputs]``: p(x|z)'s logits."""
     return keras.Sequential(
         [
-            keras.Input(shape=(latent_dim,)),
-            keras.layers.Dense(7 * 7 * filters[0], activation="relu", dtype=dtype),
-            keras.layers.Reshape((7, 7, filters[0]), dtype=dtype),
-            *refine(filters[0]),
-            keras.layers.Conv2DTranspose(
-                filters[1], 3, strides=2, padding="same", activation="relu", dtype=dtype
-            ),
-            *refine(filters[1]),
-            keras.layers.Conv2DTranspose(
-                filters[0], 3, strides=2, padding="same", activation="relu", dtype=dtype
-            ),
-            *refine(filters[0]),
-            # Linear: logits; the loss applies the sigmoid in a numerically stable way.
-            keras.layers.Conv2DTranspose(1, 3, strides=1, padding="same", dtype=dtype),
+            keras.Input(shape=(code_dim,)),
+            keras.layers.Dense(7 * 7 * filters[0], activation="relu"),
+            keras.layers.Reshape((7, 7, filters[0])),
+            keras.layers.Conv2DTranspose(filters[1], 3, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv2DTranspose(filters[0], 3, strides=2, padding="same", activation="relu"),
+            # Linear: logits; the likelihood applies the sigmoid in a numerically stable way.
+            keras.layers.Conv2DTranspose(outputs, 3, strides=1, padding="same"),
         ],
         name="decoder",
     )
 
 
+@contextlib.contextmanager
+def compute_precision(precision: Precision) -> Iterator[None]:
+    """Layers built inside compute in ``precision`` (Keras reads its dtype policy when a layer is made)."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
 class CVAE(keras.Model):
     """Convolutional variational autoencoder.
 
-    ``filters`` are the channel counts of the two strided convolutions (the
-    decoder mirrors them); the tutorial uses ``(32, 64)``. ``blocks`` deepens
-    the decoder (:func:`build_decoder`); the tutorial has none. Whatever the
-    ``precision``, every method takes and returns float32 tensors, so the loss
-    is always computed in float32.
+    ``filters`` are the channel counts of the two strided convolutions (the decoder
+    mirrors them); the tutorial uses ``(32, 64)``. ``precision`` must be resolved
+    already (:func:`vae_lib.hardware.resolve_precision`); whatever it is, every method
+    takes and returns float32 tensors, so the loss is always computed in float32.
+    ``classes`` > 0 conditions both networks on a label y in ``0..classes-1``.
     """
 
     def __init__(
@@ -100,7 +85,9 @@ class CVAE(keras.Model):
         latent_dim: int = 2,
         filters: tuple[int, int] = (32, 64),
         precision: Precision = "float32",
-        blocks: int = 0,
+        prior: Prior | None = None,
+        likelihood: Likelihood | None = None,
+        classes: int = 0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -108,38 +95,69 @@ class CVAE(keras.Model):
             raise ValueError(f"latent_dim must be positive, got {latent_dim}")
         self.latent_dim = latent_dim
         self.filters = tuple(filters)
-        self.blocks = blocks
-        self.encoder = build_encoder(latent_dim, self.filters, precision)
-        self.decoder = build_decoder(latent_dim, self.filters, precision, blocks)
+        self.classes = classes
+        self.prior = prior or StandardNormal()
+        self.likelihood = likelihood or Bernoulli()
+        with compute_precision(precision):
+            self.encoder = build_encoder(latent_dim, self.filters, IMAGE_SHAPE[-1] + classes)
+            self.decoder = build_decoder(
+                latent_dim + classes, self.filters, self.likelihood.outputs_per_pixel
+            )
         # Both networks were built from their Input shapes, so every weight already exists.
         self.built = True
 
-    def encode(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """x ``[B, 28, 28, 1]`` → (mean, logvar), each ``[B, latent_dim]``."""
+    def _one_hot(self, y: tf.Tensor | None) -> tf.Tensor | None:
+        if (y is None) != (self.classes == 0):
+            raise ValueError(
+                f"a model with classes={self.classes} needs {'a' if self.classes else 'no'} label y"
+            )
+        return None if y is None else tf.one_hot(y, self.classes)
+
+    def encode(self, x: tf.Tensor, y: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+        """x ``[B, 28, 28, 1]`` (and labels y ``[B]``) → (mean, logvar), each ``[B, latent_dim]``."""
+        label = self._one_hot(y)
+        if label is not None:  # one constant image per class, stacked on x
+            planes = tf.broadcast_to(label[:, None, None, :], tf.concat([tf.shape(x)[:3], [self.classes]], 0))
+            x = tf.concat([x, planes], axis=-1)
         mean, logvar = tf.split(tf.cast(self.encoder(x), tf.float32), 2, axis=-1)
         return mean, logvar
 
     def reparameterize(self, mean: tf.Tensor, logvar: tf.Tensor, seed: tf.Tensor | None = None) -> tf.Tensor:
         """z = mean + σ ⊙ ε with σ = exp(logvar / 2), ε ~ N(0, I), shape of ``mean``.
 
-        With a ``seed`` (int ``[2]``) ε is drawn statelessly, so the same seed
-        gives the same z: this is what makes training reproducible.
+        With a stateless ``seed`` (``[2]``, or one per image ``[B, 2]``: see
+        :func:`vae_lib.streams.normal`) the same seed gives the same z.
         """
         shape = tf.shape(mean)
-        eps = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed)
+        eps = tf.random.normal(shape) if seed is None else streams.normal(shape, seed)
         return mean + tf.exp(0.5 * logvar) * eps
 
-    def decode(self, z: tf.Tensor, apply_sigmoid: bool = False) -> tf.Tensor:
-        """z ``[B, latent_dim]`` → logits ``[B, 28, 28, 1]`` (probabilities with ``apply_sigmoid``)."""
-        logits = tf.cast(self.decoder(z), tf.float32)
-        return tf.sigmoid(logits) if apply_sigmoid else logits
+    def decode(self, z: tf.Tensor, apply_sigmoid: bool = False, y: tf.Tensor | None = None) -> tf.Tensor:
+        """z ``[B, latent_dim]`` → logits ``[B, 28, 28, 1]``; ``apply_sigmoid``: the likelihood's mean."""
+        label = self._one_hot(y)
+        if label is not None:
+            z = tf.concat([z, label], axis=-1)
+        outputs = tf.cast(self.decoder(z), tf.float32)
+        return self.likelihood.mean(outputs) if apply_sigmoid else outputs
 
-    def sample(self, n: int = 16, eps: tf.Tensor | None = None, seed: int | None = None) -> tf.Tensor:
-        """Pixel probabilities ``[n, 28, 28, 1]`` decoded from z ~ p(z) = N(0, I) (or from ``eps``)."""
+    def sample(
+        self, n: int = 16, eps: tf.Tensor | None = None, seed: int = 0, y: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """Pixel probabilities ``[n, 28, 28, 1]`` decoded from z ~ p(z) (or from the codes ``eps``)."""
         if eps is None:
-            shape = (n, self.latent_dim)
-            eps = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, [seed, 0])
-        return self.decode(eps, apply_sigmoid=True)
+            eps = self.prior.sample(n, self.latent_dim, streams.tf_seed(seed, streams.Stream.PRIOR))
+        return self.decode(eps, apply_sigmoid=True, y=y)
+
+    def reconstruct(self, x: tf.Tensor) -> np.ndarray:
+        """Pixel probabilities ``[B, 28, 28, 1]`` decoded from the posterior mean of each image."""
+        mean, _ = self.encode(x)
+        return self.decode(mean, apply_sigmoid=True).numpy()
+
+    def interpolate(self, x_start: tf.Tensor, x_end: tf.Tensor, steps: int = 10) -> np.ndarray:
+        """Decode ``steps`` evenly spaced points between the posterior means of two images ``[28, 28, 1]``."""
+        means, _ = self.encode(tf.stack([x_start, x_end]))
+        t = tf.linspace(0.0, 1.0, steps)[:, None]
+        return self.decode((1.0 - t) * means[0] + t * means[1], apply_sigmoid=True).numpy()
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         """Reconstruction logits of ``x`` through one posterior sample (lets Keras build the model)."""

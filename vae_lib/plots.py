@@ -13,7 +13,6 @@ from pathlib import Path
 import imageio.v2 as imageio
 import matplotlib.pyplot as plt
 import numpy as np
-import tensorflow as tf
 import tensorflow_probability as tfp
 from matplotlib.figure import Figure
 
@@ -21,7 +20,11 @@ from vae_lib.config import Dataset
 from vae_lib.data import DATASETS
 from vae_lib.evaluate import posterior_means
 from vae_lib.model import CVAE
-from vae_lib.run import RunFolder
+
+# Figures are drawn about as wide as the book's text column, so that a label in this size reads
+# at the size of the body text.
+LABEL_SIZE = 14
+PAGE_WIDTH = 9.0  # inches
 
 
 def tile(images: np.ndarray, ncols: int) -> np.ndarray:
@@ -44,7 +47,7 @@ def plot_images(images: np.ndarray, ncols: int = 8, title: str | None = None, sc
     ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=LABEL_SIZE)
     fig.tight_layout()
     return fig
 
@@ -57,28 +60,33 @@ def plot_samples(
     return plot_images(model.sample(n, seed=seed).numpy(), ncols, title)
 
 
-def reconstruct(model: CVAE, x: tf.Tensor) -> np.ndarray:
-    """Pixel probabilities decoded from the posterior mean of each image ``[B, 28, 28, 1]``."""
-    mean, _ = model.encode(x)
-    return model.decode(mean, apply_sigmoid=True).numpy()
-
-
-def plot_image_rows(rows: dict[str, np.ndarray]) -> Figure:
+def plot_image_rows(rows: dict[str, np.ndarray], title: str | None = None) -> Figure:
     """One strip per entry, its label on the left: images in [0, 1] ``[n, 28, 28, 1]`` side by side."""
     ncols = max(len(images) for images in rows.values())
-    fig, axes = plt.subplots(len(rows), 1, figsize=(0.6 * ncols, 0.8 * len(rows)), squeeze=False)
+    cell = min(0.75, PAGE_WIDTH / (ncols + 3))  # inches per image, leaving room for the labels
+    fig, axes = plt.subplots(
+        len(rows), 1, figsize=(cell * (ncols + 3), cell * 1.15 * len(rows) + 0.4), squeeze=False
+    )
     for ax, (label, images) in zip(axes[:, 0], rows.items(), strict=True):
         ax.imshow(tile(np.asarray(images), ncols), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=LABEL_SIZE)
+    if title:
+        fig.suptitle(title, fontsize=LABEL_SIZE)
     fig.tight_layout()
     return fig
 
 
 def plot_reconstructions(model: CVAE, x: np.ndarray) -> Figure:
     """Inputs (top row) above their reconstructions (bottom row)."""
-    return plot_image_rows({"input": x, "reconstruction": reconstruct(model, np.asarray(x))})
+    return plot_image_rows({"input": x, "reconstruction": model.reconstruct(np.asarray(x))})
+
+
+def normal_quantiles(n: int, coverage: float = 0.9) -> np.ndarray:
+    """``n`` evenly spaced quantiles of N(0, 1) spanning its central ``coverage`` of the mass."""
+    tail = (1.0 - coverage) / 2.0
+    return tfp.distributions.Normal(0.0, 1.0).quantile(np.linspace(tail, 1.0 - tail, n)).numpy()
 
 
 def latent_manifold(model: CVAE, n: int = 20, coverage: float = 0.9) -> np.ndarray:
@@ -89,18 +97,25 @@ def latent_manifold(model: CVAE, n: int = 20, coverage: float = 0.9) -> np.ndarr
     """
     if model.latent_dim != 2:
         raise ValueError(f"the manifold needs a 2-D latent space, this model has {model.latent_dim}")
-    tail = (1.0 - coverage) / 2.0
-    q = tfp.distributions.Normal(0.0, 1.0).quantile(np.linspace(tail, 1.0 - tail, n)).numpy()
+    q = normal_quantiles(n, coverage)
     z1, z2 = np.meshgrid(q, q[::-1])  # rows go up the z2 axis, as on a plot
     z = np.stack([z1.ravel(), z2.ravel()], axis=1).astype(np.float32)
     return tile(model.decode(z, apply_sigmoid=True).numpy(), n)
 
 
-def plot_latent_manifold(model: CVAE, n: int = 20, dataset: Dataset = "mnist") -> Figure:
+def plot_latent_manifold(
+    model: CVAE, n: int = 20, dataset: Dataset = "mnist", coverage: float = 0.9
+) -> Figure:
+    """:func:`latent_manifold` with its axes in z, to hold against :func:`plot_latent_scatter`."""
+    q = normal_quantiles(n, coverage)
     fig, ax = plt.subplots(figsize=(8, 8))
-    ax.imshow(latent_manifold(model, n), cmap="gray_r", vmin=0.0, vmax=1.0)
-    ax.set_axis_off()
-    ax.set_title(f"Decoded {DATASETS[dataset].name} images over a grid of N(0, 1) quantiles")
+    ax.imshow(latent_manifold(model, n, coverage), cmap="gray_r", vmin=0.0, vmax=1.0)
+    ticks = np.arange(0, n, max(1, n // 5))
+    ax.set_xticks(28 * ticks + 14, [f"{q[i]:.2f}" for i in ticks], fontsize=LABEL_SIZE - 2)
+    ax.set_yticks(28 * ticks + 14, [f"{q[::-1][i]:.2f}" for i in ticks], fontsize=LABEL_SIZE - 2)
+    ax.set_xlabel("$z_1$ (a grid of N(0, 1) quantiles)", fontsize=LABEL_SIZE)
+    ax.set_ylabel("$z_2$", fontsize=LABEL_SIZE)
+    ax.set_title(f"Decoded {DATASETS[dataset].name} images over the latent plane", fontsize=LABEL_SIZE)
     fig.tight_layout()
     return fig
 
@@ -117,68 +132,43 @@ def plot_latent_scatter(
     points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=2, alpha=0.6)
     colorbar = fig.colorbar(points, ax=ax, ticks=range(len(info.class_names)))
     colorbar.ax.set_yticklabels(info.class_names)
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
-    ax.set_title(f"{info.name} test images in latent space (posterior means)")
+    ax.set_xlabel("$z_1$", fontsize=LABEL_SIZE)
+    ax.set_ylabel("$z_2$", fontsize=LABEL_SIZE)
+    ax.set_title(f"{info.name} test images in latent space (posterior means)", fontsize=LABEL_SIZE)
     fig.tight_layout()
     return fig
-
-
-def interpolate(model: CVAE, x_start: np.ndarray, x_end: np.ndarray, steps: int = 10) -> np.ndarray:
-    """Decode ``steps`` evenly spaced points between the posterior means of two images ``[28, 28, 1]``."""
-    means, _ = model.encode(np.stack([x_start, x_end]))
-    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-    z = (1.0 - t) * means[0] + t * means[1]
-    return model.decode(z, apply_sigmoid=True).numpy()
 
 
 def plot_interpolation(
-    model: CVAE, pairs: Sequence[tuple[np.ndarray, np.ndarray]], steps: int = 10
+    model: CVAE, pairs: dict[str, tuple[np.ndarray, np.ndarray]], steps: int = 10
 ) -> Figure:
-    """One row per pair of images: the walk between their latent codes."""
-    rows = np.concatenate([interpolate(model, a, b, steps) for a, b in pairs])
-    return plot_images(rows, ncols=steps, title="Interpolation in latent space")
+    """One labelled row per pair of images: the first image, the walk between their codes, the last."""
+    rows = {
+        label: np.concatenate([a[None], model.interpolate(a, b, steps), b[None]])
+        for label, (a, b) in pairs.items()
+    }
+    return plot_image_rows(rows, title="Input, decoded walk between the two posterior means, input")
 
 
 def plot_history(history: Sequence[dict[str, float]]) -> Figure:
-    """Training curves: negative ELBO (train and test), and the test ELBO's two parts."""
+    """Training curves: −ELBO (train and held out), and the held-out ELBO's two parts, each on its axis."""
     epoch = [row["epoch"] for row in history]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    left.plot(epoch, [row["train_loss"] for row in history], "o-", label="train −ELBO")
-    left.plot(epoch, [-row["test_elbo"] for row in history], "s-", label="test −ELBO")
-    left.set_ylabel("nats per image")
-    left.set_title("Loss (lower is better)")
-    right.plot(epoch, [-row["test_reconstruction"] for row in history], "o-", label="−log p(x|z)")
-    right.plot(epoch, [row["test_kl"] for row in history], "s-", label="KL(q ‖ p)")
-    right.set_title("The two parts of the test loss")
-    for ax in (left, right):
-        ax.set_xlabel("epoch")
+    # Each part on its own axis: the KL is some 30 times smaller than the reconstruction term.
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(PAGE_WIDTH + 3, 3.6))
+    left.plot(epoch, [row["train_loss"] for row in history], "o-", label="train")
+    left.plot(epoch, [-row["test_elbo"] for row in history], "s-", label="held out")
+    left.set_title("Loss, −ELBO")
+    left.legend(fontsize=LABEL_SIZE - 2)
+    middle.plot(epoch, [-row["test_reconstruction"] for row in history], "s-", color="C1")
+    middle.set_title("Reconstruction, −E log p(x|z)")
+    right.plot(epoch, [row["test_kl"] for row in history], "s-", color="C2")
+    right.set_title("KL(q(z|x) ‖ p(z))")
+    left.set_ylabel("nats per image", fontsize=LABEL_SIZE)
+    for ax in (left, middle, right):
+        ax.set_xlabel("epoch", fontsize=LABEL_SIZE)
         ax.grid(alpha=0.3)
-        ax.legend()
     fig.tight_layout()
     return fig
-
-
-class EpochImages:
-    """A training hook: after each epoch, decode fixed latent points to the run folder's ``epoch_NNNN.png``.
-
-    Fixed points (the same z every epoch) make the frames a film of learning.
-    """
-
-    def __init__(self, out_dir: str | os.PathLike[str], latent_dim: int, n: int = 16, seed: int = 0) -> None:
-        self.run = RunFolder(Path(out_dir))
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        self.z = tf.random.stateless_normal((n, latent_dim), seed=[seed, 1])
-
-    def __call__(self, epoch: int, model: CVAE) -> None:
-        probabilities = model.decode(self.z, apply_sigmoid=True).numpy()
-        mosaic = tile(probabilities, ncols=int(np.ceil(np.sqrt(len(probabilities)))))
-        # Dark digits on white, 3× upscaled so the GIF is readable.
-        frame = np.kron(255 - np.round(255 * mosaic), np.ones((3, 3))).astype(np.uint8)
-        imageio.imwrite(self.run.epoch_image(epoch), frame)
-
-    def frames(self) -> list[Path]:
-        return self.run.epoch_images()
 
 
 def save_gif(

@@ -3,8 +3,10 @@
 ::
 
     DIR/config.json            the TrainConfig, so that a restart can check it is the same run
-    DIR/checkpoints/epoch-NNNN weights, optimizer state and history after epoch N (the last two kept)
-    DIR/checkpoints/latest     the name of the newest complete checkpoint, for people and other tools
+    DIR/checkpoints/epoch-N.*  weights, optimizer state and history after epoch N, a tf.train.Checkpoint
+                               matched by name (:mod:`vae_lib.checkpoints`; the last two kept)
+    DIR/checkpoints/checkpoint the complete ones, newest last (tf.train.CheckpointManager's list)
+    DIR/checkpoints/latest     the name of the newest complete one (``epoch-N``), for people and Colab
     DIR/history.csv            one row per finished epoch
     DIR/metrics.json           the final figures (:class:`Metrics`)
     DIR/epoch_NNNN.png, DIR/<figure>.png, DIR/progress.gif
@@ -26,10 +28,7 @@ import fcntl
 import io
 import json
 import os
-import re
-import shutil
 import sys
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from vae_lib import checkpoints
 from vae_lib.config import TrainConfig
 from vae_lib.model import CVAE
 
@@ -52,13 +52,33 @@ class ConfigMismatchError(RunFolderError):
     """An output folder holds a different run than the one asked for."""
 
 
-@dataclass
+@dataclass(frozen=True)
+class BoundSummary:
+    """An importance-weighted bound L_k of a run's held-out images, in nats per image.
+
+    Built by :func:`vae_lib.evaluate.bound_summary`: the bound of all the images, or of
+    a random subset of them, from which the mean over all is estimated.
+    """
+
+    k: int  # samples per image
+    images: int  # how many images were bounded
+    total: int  # how many held-out images there are
+    subset_seed: int | None  # None: all of them; else a random subset (vae_lib.evaluate.random_subset)
+    mean: float  # the mean bound over those images
+    stderr: float  # its standard error across them
+    elbo: float  # the ELBO of the same images
+    estimate: float  # the mean over all images (the same as ``mean`` when all were bounded)
+    estimate_stderr: float
+    seconds: float  # wall time it took
+
+
+@dataclass(frozen=True)
 class Metrics:
     """``metrics.json``: the figures of a run's final weights, in nats per image.
 
-    ``protocol`` names the test set they were measured on: ``"static"`` (thresholded
-    at 0.5, the tutorial's) or ``"dynamic"`` (binarized stochastically once, the papers').
-    The ``iw_*`` fields are filled by ``python -m vae_lib evaluate``.
+    Measured on the run's held-out images under its own protocol (its ``config``'s
+    ``binarization`` and ``validation``); ``bound`` is added by
+    :func:`vae_lib.evaluate.evaluate_run`.
     """
 
     test_elbo: float
@@ -67,17 +87,7 @@ class Metrics:
     epochs: int
     seconds_per_epoch: float
     config: dict = field(default_factory=dict)
-    protocol: str = "static"
-    iw_samples: int | None = None  # k of the bound L_k
-    iw_images: int | None = None  # how many test images the bound averages
-    iw_subset: str | None = None  # which ones: "first" or "random, seed S"
-    test_iw_bound: float | None = None
-    iw_stderr: float | None = None  # standard error of that mean across images
-    iw_images_elbo: float | None = None  # the ELBO of the same images, for the gap
-    iw_seconds: float | None = None  # wall time of the bound
-    # The bound's mean over all test images, estimated from the subset's (evaluate.estimate_from_subset).
-    test_iw_estimate: float | None = None
-    iw_estimate_stderr: float | None = None
+    bound: BoundSummary | None = None
 
     @classmethod
     def of_history(cls, history: History, config: TrainConfig) -> Metrics:
@@ -90,8 +100,12 @@ class Metrics:
             epochs=int(last["epoch"]),
             seconds_per_epoch=float(np.mean([row["seconds"] for row in history])),
             config=config.to_json(),
-            protocol=config.binarization,
         )
+
+    @classmethod
+    def from_json(cls, fields: dict) -> Metrics:
+        bound = fields.get("bound")
+        return cls(**{**fields, "bound": None if bound is None else BoundSummary(**bound)})
 
 
 def _reason(err: BaseException) -> str:
@@ -102,8 +116,8 @@ def _reason(err: BaseException) -> str:
 
 
 # What reading a damaged file raises: h5py and the OS (OSError), json, keras and numpy
-# (ValueError), a JSON value of the wrong shape (TypeError, KeyError), np.load (BadZipFile, EOFError).
-_DAMAGE = (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile)
+# (ValueError), a JSON value of the wrong shape (TypeError, KeyError).
+_DAMAGE = (OSError, ValueError, TypeError, KeyError)
 
 
 @contextlib.contextmanager
@@ -128,11 +142,6 @@ def _write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
         kept = "; its previous version is intact" if path.exists() else ""
         raise RunFolderError(f"could not write {path}: {_reason(err)}{kept}") from err
-
-
-_CHECKPOINT = re.compile(r"epoch-\d+")
-# The folders this process holds the lock of, so that the command line may hold it around train().
-_HELD: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -177,12 +186,9 @@ class RunFolder:
         process ends however it ends (SIGKILL, power loss), so a stale file never
         blocks. The file holds the holder's process id, for the refusal to name.
         It is removed on release, and so is a folder the lock created that stayed
-        empty (a run refused before writing anything). Re-entrant within a process.
+        empty (a run refused before writing anything). :func:`vae_lib.train.train` and
+        :func:`vae_lib.evaluate.evaluate_run` take it; nothing else writes into a run folder.
         """
-        key = self.path.resolve()
-        if key in _HELD:
-            yield
-            return
         created = not self.path.exists()
         self.create()
         path = self.path / ".lock"
@@ -207,10 +213,8 @@ class RunFolder:
             file.truncate(0)
             file.write(f"{os.getpid()}\n")
             file.flush()
-            _HELD.add(key)
             yield
         finally:
-            _HELD.discard(key)
             path.unlink(missing_ok=True)
             file.close()
             if created:
@@ -247,9 +251,20 @@ class RunFolder:
     # --- checkpoints ------------------------------------------------------------------------
 
     def checkpoint_folders(self) -> list[Path]:
-        """The complete checkpoints, newest first (a ``.partial`` one is being written, or was)."""
-        found = [p for p in self.checkpoints.glob("epoch-*") if _CHECKPOINT.fullmatch(p.name) and p.is_dir()]
-        return sorted(found, key=lambda p: int(p.name.removeprefix("epoch-")), reverse=True)
+        """The complete checkpoints, newest first: prefixes ``DIR/checkpoints/epoch-N`` of their files.
+
+        A folder of vae_lib 0.1 (a checkpoint per folder ``epoch-NNNN/``) is refused rather
+        than taken for an empty one, which training would start afresh over it.
+        """
+        if old := sorted(self.checkpoints.glob("epoch-[0-9][0-9][0-9][0-9]/model.weights.h5")):
+            raise RunFolderError(
+                f"{old[-1].parent} is a checkpoint of vae_lib 0.1, which this version does not read: "
+                "train into another folder, or delete it to start over"
+            )
+        try:
+            return checkpoints.kept(self.checkpoints)
+        except checkpoints.CheckpointError as err:
+            raise RunFolderError(str(err)) from None
 
     def latest_checkpoint(self) -> Path | None:
         folders = self.checkpoint_folders()
@@ -258,34 +273,20 @@ class RunFolder:
     def save_checkpoint(
         self, epoch: int, model: CVAE, optimizer: keras.optimizers.Optimizer, history: History
     ) -> None:
-        """Write epoch ``epoch`` completely, rename it into place, point ``latest`` at it, then prune.
+        """Write epoch ``epoch``'s checkpoint completely, then list it, point ``latest`` at it, and prune.
 
         The previous checkpoint is kept beside it, for :meth:`restore` to fall back
         to should this one be damaged later. A write that fails (a full disk)
         raises :class:`RunFolderError` and leaves the complete checkpoints as they were.
         """
-        name = f"epoch-{epoch:04d}"
-        tmp = self.checkpoints / f"{name}.partial"
         try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-            model.save_weights(tmp / "model.weights.h5")
-            np.savez(tmp / "optimizer.npz", *[v.numpy() for v in optimizer.variables])
-            (tmp / "history.json").write_text(json.dumps(history))
-            shutil.rmtree(self.checkpoints / name, ignore_errors=True)
-            tmp.rename(self.checkpoints / name)
-        except OSError as err:
-            shutil.rmtree(tmp, ignore_errors=True)
+            prefix = checkpoints.save(self.checkpoints, epoch, model, optimizer, history)
+        except checkpoints.CheckpointError as err:
             latest = self.latest_checkpoint()
-            kept = (
-                f"the previous checkpoint {latest} is intact"
-                if latest
-                else "no checkpoint was written before"
-            )
-            raise RunFolderError(f"could not write checkpoint {tmp}: {_reason(err)}; {kept}") from err
-        _write_atomic(self.checkpoints / "latest", name)
-        for old in [*self.checkpoint_folders()[2:], *self.checkpoints.glob("*.partial")]:
-            shutil.rmtree(old, ignore_errors=True)
+            kept = f"the previous checkpoint {latest} is intact" if latest else "none was written before"
+            name = self.checkpoints / f"{checkpoints.NAME}-{epoch}"
+            raise RunFolderError(f"could not write checkpoint {name}: {err}; {kept}") from None
+        _write_atomic(self.checkpoints / "latest", prefix.name)
 
     def restore(
         self, model: CVAE, optimizer: keras.optimizers.Optimizer | None = None, fallback: bool = False
@@ -318,14 +319,14 @@ class RunFolder:
         )
         raise RunFolderError(f"{'; '.join(problems)}; {advice}")
 
-    def load(self, precision: str | None = None) -> tuple[TrainConfig, CVAE, History]:
+    def load(self) -> tuple[TrainConfig, CVAE, History]:
         """The config, trained model (latest checkpoint) and history of a finished or stopped run.
 
-        ``precision`` overrides the compute precision the run trained with (the
-        weights are float32 either way), e.g. to evaluate in ``"float32"``.
+        The model computes in float32, whatever precision the run trained in: its weights
+        are float32 either way, and a loaded model is for measuring, where float32 is exact.
         """
         config = self.read_config()
-        model = CVAE(config.latent_dim, config.filters, precision or config.precision, config.blocks)
+        model = CVAE(config.latent_dim, config.filters)
         return config, model, self.restore(model)
 
     # --- history and metrics ----------------------------------------------------------------
@@ -351,27 +352,22 @@ class RunFolder:
         if not path.exists():
             raise FileNotFoundError(f"{self.path} has no metrics.json: the run has not finished")
         with _reading(path):
-            return Metrics(**json.loads(path.read_text()))
+            return Metrics.from_json(json.loads(path.read_text()))
 
     def write_metrics(self, metrics: Metrics) -> None:
         _write_atomic(self.path / "metrics.json", json.dumps(dataclasses.asdict(metrics), indent=2) + "\n")
 
 
-def _load_checkpoint(folder: Path, model: CVAE, optimizer: keras.optimizers.Optimizer | None) -> History:
-    """Load one checkpoint folder; a file that does not load raises :class:`RunFolderError` naming it."""
-    with _reading(folder / "model.weights.h5") as path:
-        model.load_weights(path)
-    if optimizer is not None:
-        with _reading(folder / "optimizer.npz") as path, np.load(path) as saved:
-            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-            if len(values) != len(optimizer.variables):
-                raise ValueError(f"{len(values)} arrays, this optimizer has {len(optimizer.variables)}")
-        for variable, value in zip(optimizer.variables, values, strict=True):
-            variable.assign(value)
-    with _reading(folder / "history.json") as path:
-        history = json.loads(path.read_text())
-        if not isinstance(history, list) or not all(set(HISTORY_FIELDS) <= set(row) for row in history):
-            raise ValueError("it is not a training history")
+def _load_checkpoint(prefix: Path, model: CVAE, optimizer: keras.optimizers.Optimizer | None) -> History:
+    """Load one checkpoint; a file that does not load raises :class:`RunFolderError` naming it."""
+    try:
+        history = checkpoints.load(prefix, model, optimizer)
+    except checkpoints.CheckpointError as err:
+        raise RunFolderError(str(err)) from None
+    if not isinstance(history, list) or not all(
+        isinstance(row, dict) and set(HISTORY_FIELDS) <= set(row) for row in history
+    ):
+        raise RunFolderError(f"the history in {prefix} is damaged (it is not a training history)")
     return history
 
 
@@ -385,25 +381,38 @@ def committed_run(name: str, weights: bool = True) -> RunFolder:
 
     In a clone it is found from the top folder or from ``notebooks/``. Elsewhere (Colab)
     the files needed to use it, its config, history, metrics and (with ``weights``) its
-    latest checkpoint's weights, a few MB, are downloaded into ``results/NAME`` first.
+    latest checkpoint, a few MB of weights, are downloaded into ``results/NAME`` first.
     Runs committed for their figures alone, without checkpoints, need ``weights=False``.
+    A download that fails raises :class:`RunFolderError` naming its address.
     """
     for base in (Path("results"), Path("../results")):
         if (base / name / "config.json").exists():
             return RunFolder(base / name)
+    import urllib.error
     import urllib.request
 
     run = RunFolder(Path("results") / name)
 
     def fetch(relative: str) -> None:
-        (run.path / relative).parent.mkdir(parents=True, exist_ok=True)
-        urllib.request.urlretrieve(f"{RESULTS_URL}{name}/{relative}", run.path / relative)
+        url, path = f"{RESULTS_URL}{name}/{relative}", run.path / relative
+        tmp = path.with_name(path.name + ".tmp")  # a download cut short must not pass for the file
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            urllib.request.urlretrieve(url, tmp)
+            os.replace(tmp, path)
+        except OSError as err:  # urllib.error.URLError and HTTPError are OSErrors
+            tmp.unlink(missing_ok=True)
+            reason = err.reason if type(err) is urllib.error.URLError else _reason(err)
+            raise RunFolderError(
+                f"could not download {url} ({reason}): check the network, or clone the repository "
+                "and run the chapter in it"
+            ) from None
 
     if weights:
         fetch("checkpoints/latest")
-        epoch = (run.checkpoints / "latest").read_text().strip()
-        for relative in (f"checkpoints/{epoch}/history.json", f"checkpoints/{epoch}/model.weights.h5"):
-            fetch(relative)
+        prefix = (run.checkpoints / "latest").read_text().strip()
+        for relative in (f"{prefix}.index", f"{prefix}{checkpoints.DATA}", "checkpoint"):
+            fetch(f"checkpoints/{relative}")
     for relative in ("history.csv", "metrics.json"):
         fetch(relative)
     fetch("config.json")  # last: a folder with a config.json is complete

@@ -1,10 +1,11 @@
-"""Training: a compiled loop of steps, and epochs that checkpoint and resume.
+"""Training: the tutorial's step (loss, gradient, Adam), and epochs that checkpoint and resume.
 
-A run with an output folder writes its config, a checkpoint per epoch and its
-history there (:mod:`vae_lib.run` owns the layout). Random numbers come from
-stateless ops seeded by (seed, step), and each epoch's shuffle by (seed, epoch),
-so a run killed at any moment and restarted continues from its last finished
-epoch and ends with the same history as if never stopped.
+:func:`train_step` is the whole idea. :func:`train` runs it over the epochs of a
+:class:`~vae_lib.config.TrainConfig`, compiled many steps at a time, and with an output
+folder checkpoints every epoch, resumes a run that was stopped, and writes the report
+(:mod:`vae_lib.run` owns the layout, :mod:`vae_lib.report` the figures). Random numbers
+come from stateless seeds (:mod:`vae_lib.streams`), so a run killed at any moment and
+restarted ends with the same history as if never stopped.
 """
 
 from __future__ import annotations
@@ -12,21 +13,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-from vae_lib import hardware
-from vae_lib.config import ConfigError, TrainConfig
-from vae_lib.data import Mnist, Pipelines, held_out, load_mnist, make_pipelines
+from vae_lib import hardware, report, streams
+from vae_lib.config import KlEstimator, TrainConfig
+from vae_lib.data import Mnist, held_out, load_mnist, make_pipelines
 from vae_lib.evaluate import evaluate
 from vae_lib.losses import elbo_terms
 from vae_lib.model import CVAE
-from vae_lib.run import HISTORY_FIELDS, History, RunFolder
+from vae_lib.run import HISTORY_FIELDS, History, Metrics, RunFolder
 
 
 class NonFiniteLossError(RuntimeError):
@@ -36,18 +38,29 @@ class NonFiniteLossError(RuntimeError):
 EpochHook = Callable[[int, CVAE], None]
 
 
+def train_step(
+    model: CVAE, optimizer: keras.optimizers.Optimizer, x: tf.Tensor, seed: tf.Tensor, kl: KlEstimator
+) -> tf.Tensor:
+    """One Adam update on the batch ``x`` ``[B, 28, 28, 1]``; returns its loss, the mean −ELBO in nats."""
+    with tf.GradientTape() as tape:
+        loss = -tf.reduce_mean(elbo_terms(model, x, seed, kl).elbo)
+    gradients = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+    return loss
+
+
 def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, keras.optimizers.Optimizer]:
     """A fresh model and Adam optimizer, both with all their variables created.
 
-    With ``lr_half_life`` the learning rate decays smoothly with the step count,
-    halving every ``lr_half_life`` epochs of ``steps_per_epoch`` steps. It depends
-    on the step alone, so a resumed run, or one given more epochs, keeps the same curve.
-    A ``precision`` of ``"auto"`` is resolved for this machine (:func:`resolve_precision`).
+    ``config.precision`` must be resolved (``train`` does it). With ``lr_half_life`` the
+    learning rate decays smoothly with the step count, halving every ``lr_half_life``
+    epochs of ``steps_per_epoch`` steps: it depends on the step alone, so a resumed run,
+    or one given more epochs, keeps the same curve.
     """
+    if config.precision == "auto":
+        raise ValueError("resolve the precision first (vae_lib.hardware.resolve_precision)")
     keras.utils.set_random_seed(config.seed)
-    if config.precision == "auto":  # train() resolves it before; a direct caller may not have
-        config = resolve_precision(config)
-    model = CVAE(config.latent_dim, config.filters, config.precision, config.blocks)
+    model = CVAE(config.latent_dim, config.filters, config.precision)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_half_life is not None:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
@@ -58,135 +71,88 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
     return model, optimizer
 
 
-def resolve_precision(
-    config: TrainConfig, run: RunFolder | None = None, say: Callable[[str], None] | None = None
-) -> TrainConfig:
-    """``config`` with its precision resolved for this hardware, saying why through ``say``.
-
-    ``"auto"`` picks mixed_bfloat16 where the hardware computes bfloat16 natively,
-    else float32 (:func:`vae_lib.hardware.resolve_precision`). A run being resumed
-    keeps the precision it was started with, so its numbers do not change with
-    the machine; where that is not what auto would pick here, ``say`` tells.
-    """
-    precision, reason = hardware.resolve_precision(
-        config.precision, hardware.cpu_info().flags, hardware.gpu_info()
-    )
-    saved = run.read_config() if run is not None and run.has_config() else None
-    if saved is not None and config.precision == "auto" and saved.precision != precision:
-        reason = (
-            f"resuming with the run's own precision {saved.precision} "
-            f"(auto would pick {precision} on this hardware)"
-        )
-        precision = saved.precision
-    if say is not None:
-        say(f"precision: {reason}")
-    return dataclasses.replace(config, precision=precision)
-
-
-def make_strategy(devices: int) -> tf.distribute.Strategy:
-    """One device: TensorFlow's default; more: a batch split over the first ``devices`` GPUs."""
-    if devices == 1:
-        return tf.distribute.get_strategy()
-    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-    if len(gpus) < devices:
-        raise ConfigError("devices", f"{devices} GPUs asked for, {len(gpus)} visible")
-    return tf.distribute.MirroredStrategy(gpus[:devices])
-
-
-# --- the compiled loop ----------------------------------------------------------------------------
-
-
-def make_train_loop(
-    model: CVAE,
-    optimizer: keras.optimizers.Optimizer,
-    config: TrainConfig,
-    strategy: tf.distribute.Strategy,
+def compile_steps(
+    model: CVAE, optimizer: keras.optimizers.Optimizer, config: TrainConfig
 ) -> Callable[[Iterator, tf.Tensor], tf.Tensor]:
-    """A compiled loop: ``n`` Adam updates on the next ``n`` batches of ``iterator``.
+    """``steps(batches, n)``: :func:`train_step` on the next ``n`` batches, in one TensorFlow graph.
 
-    Returns the summed loss (−ELBO, nats) of those batches. Running many steps
-    per call keeps Python out of the inner loop; the tutorial's loop pays a
-    Python round trip for every step. Each step's ε is seeded by (seed, step
-    number, replica), so a step is a pure function of weights, optimizer state
-    and batch.
+    Returns the summed loss of their images, nats. Python is visited once per call,
+    not once per step as in the tutorial's loop. Step s draws its ε from (seed, NOISE, s),
+    so a step is a pure function of the weights, the optimizer state and the batch.
+    With ``config.xla`` each step is compiled by XLA.
     """
-    seed = tf.constant(config.seed, tf.int64)
-
-    @tf.function(jit_compile=config.xla)
-    def replica_step(x: tf.Tensor) -> tf.Tensor:
-        context = tf.distribute.get_replica_context()
-        step_seed = tf.random.experimental.stateless_fold_in(
-            tf.stack([seed, tf.cast(optimizer.iterations.value, tf.int64)]), context.replica_id_in_sync_group
-        )
-        # The mean over the whole batch, wherever its parts are: replicas' gradients are summed.
-        batch_size = context.all_reduce("sum", tf.cast(tf.shape(x)[0], tf.float32))
-        with tf.GradientTape() as tape:
-            negative_elbo = -elbo_terms(model, x, step_seed, kl=config.kl).elbo
-            loss = tf.reduce_sum(negative_elbo) / batch_size
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-        return tf.reduce_sum(negative_elbo)
+    step = tf.function(train_step, jit_compile=config.xla)
 
     @tf.function
-    def train_steps(iterator: Iterator, n: tf.Tensor) -> tf.Tensor:
+    def steps(batches: Iterator, n: tf.Tensor) -> tf.Tensor:
         total = tf.constant(0.0)
         for _ in tf.range(n):
-            per_replica = strategy.run(replica_step, args=(next(iterator),))
-            total += strategy.reduce("sum", per_replica, axis=None)
+            x = next(batches)
+            seed = streams.tf_seed(config.seed, streams.Stream.NOISE, optimizer.iterations)
+            total += step(model, optimizer, x, seed, config.kl) * tf.cast(tf.shape(x)[0], tf.float32)
         return total
 
-    return train_steps
+    return steps
 
 
-# --- the loop ----------------------------------------------------------------------------------
+class Trained(NamedTuple):
+    """What :func:`train` trained."""
+
+    config: TrainConfig  # as trained: its precision resolved
+    model: CVAE
+    history: History  # one dict per epoch, keys HISTORY_FIELDS
+    epochs_run: int  # by this call: 0 when the folder held the finished run already
 
 
 def train(
     config: TrainConfig,
-    out_dir: str | os.PathLike[str] | None = None,
+    out_dir: str | Path | None = None,
     mnist: Mnist | None = None,
     hooks: Sequence[EpochHook] = (),
     progress: bool = True,
-    strategy: tf.distribute.Strategy | None = None,
     steps_per_call: int = 50,
-) -> tuple[CVAE, History]:
-    """Train a CVAE; return it and its history (one dict per epoch, keys :data:`HISTORY_FIELDS`).
+) -> Trained:
+    """Train a CVAE; with ``out_dir``, checkpoint every epoch there and resume what it holds.
 
-    With ``out_dir`` every finished epoch is checkpointed there, and a folder
-    that already holds part of this run is resumed from its last finished
-    epoch. Each hook is called as ``hook(epoch, model)`` after epoch 0 (the
-    untrained model, on a fresh run) and after every finished epoch.
-
-    ``config.devices`` > 1 spreads each batch over that many GPUs; a
-    ``strategy`` given instead must have that many replicas. The loop reads
-    the loss, updates the progress bar and checks for NaN every
-    ``steps_per_call`` steps; the results do not depend on it.
-
-    ``config.precision="auto"`` is resolved first (:func:`resolve_precision`).
+    A folder that holds part of this run is resumed from its last finished epoch. With a
+    folder, the run writes one image per epoch and, when it has trained, its figures and
+    ``metrics.json`` (:mod:`vae_lib.report`); it holds the folder's lock throughout
+    (:meth:`~vae_lib.run.RunFolder.lock`). Each hook is called as ``hook(epoch, model)``
+    after epoch 0 (the untrained model, on a fresh run) and after every finished epoch.
+    ``config.precision="auto"`` is resolved for this hardware first. The loop reads the
+    loss, updates the progress bar and checks for NaN every ``steps_per_call`` steps;
+    the results do not depend on it.
 
     Raises :class:`NonFiniteLossError` if the loss stops being finite,
     :class:`~vae_lib.run.ConfigMismatchError` if ``out_dir`` holds a run with other
     settings, and :class:`~vae_lib.run.RunFolderError` if another process is writing
-    into it (:meth:`~vae_lib.run.RunFolder.lock`) or a file there cannot be read or written.
+    into it or a file there cannot be read or written.
     """
     run = RunFolder(out_dir) if out_dir is not None else None
     with run.lock() if run is not None else contextlib.nullcontext():
-        return _train(config, run, mnist, hooks, progress, strategy, steps_per_call)
+        saved = run.read_config().precision if run is not None and run.has_config() else None
+        precision, reason = hardware.resolve_precision(config.precision, saved=saved)
+        if progress:
+            tqdm.write(f"precision: {reason}")
+        config = dataclasses.replace(config, precision=precision)
+        mnist = load_mnist(dataset=config.dataset) if mnist is None else mnist
+        trained = _train(config, run, mnist, hooks, progress, steps_per_call)
+        if run is not None and trained.epochs_run:
+            report.write_figures(run, trained.model, trained.history, mnist, config)
+            run.write_metrics(Metrics.of_history(trained.history, config))
+        # else: nothing was trained, and metrics.json may hold evaluate's figures: keep them.
+        return trained
 
 
 def _train(
     config: TrainConfig,
     run: RunFolder | None,
-    mnist: Mnist | None,
+    mnist: Mnist,
     hooks: Sequence[EpochHook],
     progress: bool,
-    strategy: tf.distribute.Strategy | None,
     steps_per_call: int,
-) -> tuple[CVAE, History]:
-    config = resolve_precision(config, run, say=tqdm.write if progress else None)
-    if mnist is None:
-        mnist = load_mnist(dataset=config.dataset)
-    data: Pipelines = make_pipelines(
+) -> Trained:
+    data = make_pipelines(
         held_out(mnist, config.validation),
         config.batch_size,
         config.seed,
@@ -195,26 +161,22 @@ def _train(
     )
     n_train = len(data.train_bytes)  # not train_images, which builds a float32 copy
     steps_per_epoch = math.ceil(n_train / config.batch_size)
-    if strategy is None:
-        strategy = make_strategy(config.devices)
-    elif strategy.num_replicas_in_sync != config.devices:
-        replicas = strategy.num_replicas_in_sync
-        raise ConfigError("devices", f"{config.devices}, but the strategy given has {replicas} replicas")
-    with strategy.scope():
-        model, optimizer = build_model(config, steps_per_epoch)
+    model, optimizer = build_model(config, steps_per_epoch)
     history: History = []
     if run is not None:
         run.claim(config)
+        hooks = [report.EpochImages(run, config.latent_dim, config.seed), *hooks]
         if run.latest_checkpoint() is not None:
             history = run.restore(model, optimizer, fallback=True)
     if not history:
         for hook in hooks:
             hook(0, model)
+    done_before = len(history)
 
-    train_steps = make_train_loop(model, optimizer, config, strategy)
-    for epoch in range(len(history) + 1, config.epochs + 1):
+    steps = compile_steps(model, optimizer, config)
+    for epoch in range(done_before + 1, config.epochs + 1):
         start = time.perf_counter()
-        batches = iter(strategy.experimental_distribute_dataset(data.train_dataset(epoch)))
+        batches = iter(data.train_dataset(epoch))
         total, done = 0.0, 0
         with tqdm(
             total=steps_per_epoch,
@@ -225,7 +187,7 @@ def _train(
         ) as bar:
             while done < steps_per_epoch:
                 n = min(steps_per_call, steps_per_epoch - done)
-                total += float(train_steps(batches, tf.constant(n)))
+                total += float(steps(batches, tf.constant(n)))
                 done += n
                 mean_loss = total / min(done * config.batch_size, n_train)
                 _raise_if_not_finite(mean_loss, epoch, done, run)
@@ -247,7 +209,7 @@ def _train(
             )
         for hook in hooks:
             hook(epoch, model)
-    return model, history
+    return Trained(config, model, history, len(history) - done_before)
 
 
 def _raise_if_not_finite(value: float, epoch: int, step: int, run: RunFolder | None) -> None:
