@@ -200,7 +200,7 @@ def inspect(browser_page: Page, page: str, html: Path, out: Path) -> Iterator[tu
         yield bool(version), f"MathJax {version} loaded" if version else "MathJax did not load"
         done, total, errors = seen["mathRendered"], seen["mathElements"], seen["mathErrors"]
         counts = f"{seen['containers']} mjx-container elements, {errors} TeX errors"
-        yield 0 < total == done and not errors, f"{done} of {total} formulas rendered by MathJax ({counts})"
+        yield total == done and not errors, f"{done} of {total} formulas rendered by MathJax ({counts})"
         yield not wide, f"display formulas wider than the text column at {WIDTH} px: {wide or 'none'}"
     blocks = seen["blocks"]
     cut = [f"{b['first']!r} ({b['longest']} > {b['fits']} characters)" for b in blocks if b["wide"]]

@@ -20,9 +20,10 @@
 #
 # $$
 # \mathbb{E}_{z \sim q_\phi(z \mid x)}\bigl[f(z)\bigr]
-# $$
+# $$ (eq-03-objective)
 #
-# with respect to the encoder's weights $\phi$ (chapter 4 derives which $f$). The weights
+# with respect to the encoder's weights $\phi$ ([chapter 4](04_elbo.ipynb) derives which
+# $f$). The weights
 # enter through the *distribution* that $z$ is drawn from, not through a formula we can
 # differentiate. A sample is just a number: once $z$ has been drawn, nothing in it records
 # how it would have changed had $\mu$ or $\sigma$ been slightly different. Backpropagation
@@ -35,7 +36,7 @@
 # $$
 # \varepsilon \sim \mathcal{N}(0, I), \qquad z = \mu + \sigma \odot \varepsilon,
 # \qquad \sigma = \exp\bigl(\tfrac12 \log \sigma^2\bigr).
-# $$
+# $$ (eq-03-trick)
 #
 # Then $z$ has exactly the distribution $\mathcal{N}(\mu, \operatorname{diag}\sigma^2)$, and
 # the expectation can be taken over $\varepsilon$ instead, so the gradient moves inside it:
@@ -44,10 +45,11 @@
 # \nabla_\phi\, \mathbb{E}_{q_\phi(z \mid x)}\bigl[f(z)\bigr]
 # = \nabla_\phi\, \mathbb{E}_{\varepsilon \sim \mathcal{N}(0, I)}\bigl[f(\mu + \sigma \odot \varepsilon)\bigr]
 # = \mathbb{E}_{\varepsilon}\bigl[\nabla_\phi f(\mu + \sigma \odot \varepsilon)\bigr].
-# $$
+# $$ (eq-03-gradient)
 #
-# The right-hand side is estimated by drawing $\varepsilon$ and backpropagating as usual.
-# This chapter shows the trick at work, and why it is preferred to the alternative.
+# The right-hand side of {eq}`eq-03-gradient` is estimated by drawing $\varepsilon$ and
+# backpropagating as usual. This chapter shows the trick at work, and why it is preferred
+# to the alternative.
 
 # %% tags=["hide-cell"]
 import sys
@@ -65,39 +67,40 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %%
-import inspect
-
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from IPython.display import Code
+from IPython.display import Markdown
 
-from vae_lib import data, losses, model
+from vae_lib import data, model, plots
+from vae_lib.book import glue, show_source, table
+
+plt.rcParams["font.size"] = plots.LABEL_SIZE  # figure text as large as the body text
 
 # %% [markdown]
 # ## A picture of the trick
 #
-# The same cloud of standard-normal noise $\varepsilon$ (left) becomes a sample of any
-# diagonal Gaussian (right) by a stretch with $\sigma$ and a shift by $\mu$. Each point on
-# the right is the image of the point of the same colour on the left. Change $\mu$ and every
-# point moves with it, smoothly: that is what a gradient needs.
+# The same cloud of standard-normal noise $\varepsilon$ becomes a sample of any diagonal
+# Gaussian by a stretch with $\sigma$ and a shift by $\mu$ ({numref}`fig-03-trick`). Each
+# point on the right is the image of the point of the same colour on the left. Change
+# $\mu$ and every point moves with it, smoothly: that is what a gradient needs.
 
-# %%
+# %% mystnb={"figure": {"caption": "Left: 300 draws of $\\varepsilon \\sim \\mathcal{N}(0, I)$. Right: the same draws mapped by {eq}`eq-03-trick` with $\\mu = (2, -1)$ (the cross) and $\\sigma = (0.5, 1.5)$; each point keeps its colour.", "name": "fig-03-trick"}}
 rng = np.random.default_rng(0)
 noise = rng.standard_normal((300, 2))
 mu, sigma = np.array([2.0, -1.0]), np.array([0.5, 1.5])
 colour = np.arctan2(noise[:, 1], noise[:, 0])  # colour by angle, to follow points across panels
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH, 4.6), sharex=True, sharey=True)
 panels = [
     (noise, r"$\varepsilon \sim \mathcal{N}(0, I)$"),
-    (mu + sigma * noise, r"$z = \mu + \sigma \odot \varepsilon$, $\mu = (2, -1)$, $\sigma = (0.5, 1.5)$"),
+    (mu + sigma * noise, r"$z = \mu + \sigma \odot \varepsilon$"),
 ]
 for ax, (points, title) in zip(axes, panels, strict=True):
     ax.scatter(points[:, 0], points[:, 1], c=colour, cmap="hsv", s=12, alpha=0.8)
-    ax.set_title(title, fontsize=11)
+    ax.set_title(title)
     ax.set_aspect("equal")
     ax.grid(alpha=0.3)
     ax.set_xlabel("first coordinate")
@@ -108,10 +111,11 @@ plt.show()
 
 # %% [markdown]
 # In `vae_lib` the trick is one line of `CVAE.reparameterize`. The optional `seed` makes
-# the noise reproducible, which chapter 5 uses to make training deterministic.
+# the noise reproducible, which [chapter 5](05_training.ipynb) uses to make training
+# deterministic.
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-Code(inspect.getsource(model.CVAE.reparameterize), language="python")
+show_source(model.CVAE.reparameterize)
 
 # %% [markdown]
 # ## The gradients arrive, and they are right
@@ -125,10 +129,11 @@ Code(inspect.getsource(model.CVAE.reparameterize), language="python")
 # \frac{\partial}{\partial \mu_j} = 2\mu_j,
 # \qquad
 # \frac{\partial}{\partial \log\sigma_j^2} = \sigma_j^2 .
-# $$
+# $$ (eq-03-exact)
 #
-# We let TensorFlow differentiate a Monte Carlo average through `reparameterize` and
-# compare with these exact values.
+# We let TensorFlow differentiate a Monte Carlo average of $n$ = 100,000 samples through
+# `reparameterize` and compare with the exact values {eq}`eq-03-exact`
+# ({numref}`tab-03-check`).
 
 # %%
 keras.utils.set_random_seed(0)
@@ -139,15 +144,26 @@ logvar = tf.Variable([[np.log(0.25), np.log(2.25)]], dtype=tf.float32)  # σ = (
 n = 100_000
 with tf.GradientTape() as tape:
     means, logvars = tf.broadcast_to(mean, [n, 2]), tf.broadcast_to(logvar, [n, 2])  # n copies
-    z = cvae.reparameterize(means, logvars, seed=tf.constant([0, 0]))
+    z = cvae.reparameterize(means, logvars, seed=[0, 0])
     estimate = tf.reduce_mean(tf.reduce_sum(z**2, axis=-1))
 grad_mean, grad_logvar = tape.gradient(estimate, [mean, logvar])
 
 exact = tf.reduce_sum(mean**2 + tf.exp(logvar))
-print(f"E||z||²          Monte Carlo {float(estimate):7.3f}   exact {float(exact):7.3f}")
 exact_mean, exact_logvar = 2 * mean.numpy()[0], np.exp(logvar.numpy()[0])
-print(f"∂/∂μ             Monte Carlo {np.round(grad_mean.numpy()[0], 3)}   exact {np.round(exact_mean, 3)}")
-print(f"∂/∂log σ²        Monte Carlo {np.round(grad_logvar.numpy()[0], 3)}   exact {exact_logvar.round(3)}")
+
+
+def pair(values: np.ndarray) -> str:
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
+rows = [
+    ["E‖z‖²", f"{float(estimate):.3f}", f"{float(exact):.3f}"],
+    ["∂/∂μ", pair(grad_mean.numpy()[0]), pair(exact_mean)],
+    ["∂/∂log σ²", pair(grad_logvar.numpy()[0]), pair(exact_logvar)],
+]
+caption = ":::{table} Monte Carlo through `reparameterize` against {eq}`eq-03-exact`.\n"
+check = table(["", "Monte Carlo", "exact"], rows, align="lrr").data
+Markdown(caption + ":name: tab-03-check\n\n" + check + "\n:::")
 
 # %% [markdown]
 # The estimates agree with the exact values to within Monte Carlo error, which shrinks like
@@ -161,7 +177,8 @@ print(f"∂/∂log σ²        Monte Carlo {np.round(grad_logvar.numpy()[0], 3)}
 # `sample()` of a TensorFlow Probability `Normal`, whose `reparameterization_type` says
 # `FULLY_REPARAMETERIZED`. What does *not* pass a gradient is a sample that reaches the
 # graph as a plain number: drawn by NumPy, or cut off with `tf.stop_gradient`. Then the
-# tape has no path back to $\mu$ and $\sigma$, and the gradient is `None`.
+# tape has no path back to $\mu$ and $\sigma$, and the gradient is `None`
+# ({numref}`tab-03-samplers`).
 
 # %%
 mu_ = tf.Variable([2.0])
@@ -174,13 +191,20 @@ samplers = {
     "np.random.normal(μ, σ)": lambda: tf.constant(np.random.normal(mu_.numpy(), sigma_.numpy()), "float32"),
     "tf.stop_gradient(μ + σ ⊙ ε)": lambda: tf.stop_gradient(mu_ + sigma_ * fixed_noise),
 }
-print(f"{'sampler':37s} gradient of z² reaches μ?  σ?")
+rows = []
 for name, draw in samplers.items():
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(draw() ** 2)
-    gradients = tape.gradient(loss, [mu_, sigma_])
-    print(f"{name:37s} {gradients[0] is not None!s:>24s} {gradients[1] is not None!s:>5s}")
-print("\ntfp Normal reparameterization type:", tfp.distributions.Normal(0.0, 1.0).reparameterization_type)
+    to_mu, to_sigma = tape.gradient(loss, [mu_, sigma_])
+    rows.append([name, str(to_mu is not None), str(to_sigma is not None)])
+reparameterization_type = tfp.distributions.Normal(0.0, 1.0).reparameterization_type
+glue("ch03_tfp_type", Markdown(f"`{reparameterization_type}`"))
+caption = ":::{table} Does the gradient of $z^2$ reach $\\mu$ and $\\sigma$?\n"
+header = ["sampler", "reaches μ", "reaches σ"]
+Markdown(caption + ":name: tab-03-samplers\n\n" + table(header, rows).data + "\n:::")
+
+# %% [markdown]
+# TFP's `Normal` declares its sampler {glue:md}`ch03_tfp_type`.
 
 # %% [markdown]
 # ## Inside the VAE
@@ -189,20 +213,26 @@ print("\ntfp Normal reparameterization type:", tfp.distributions.Normal(0.0, 1.0
 # batch of test digits is differentiated with respect to the encoder's weights, once with
 # $z$ from `reparameterize` and once with the same $z$ behind `tf.stop_gradient`. Only the
 # first lets the encoder learn from how well its codes can be decoded. (The KL term of
-# chapter 4 depends on $\mu$ and $\log\sigma^2$ directly, so it would reach the encoder
-# either way; it is the reconstruction term that needs the trick.)
+# [chapter 4](04_elbo.ipynb) depends on $\mu$ and $\log\sigma^2$ directly, so it would reach the encoder
+# either way; it is the reconstruction term that needs the trick.) Of the encoder's
+# {glue:text}`ch03_tensors` weight tensors, {glue:text}`ch03_reached` receive a gradient
+# through the reparameterized $z$ and {glue:text}`ch03_cut` through the cut one.
 
 # %%
 x = data.binary_test_images(data.load_mnist())[:16]
-for label, cut in (("reparameterized z", False), ("stop-gradient z", True)):
+reached = {}
+for cut in (False, True):
     with tf.GradientTape() as tape:
         mean_x, logvar_x = cvae.encode(x)
-        z = cvae.reparameterize(mean_x, logvar_x, seed=tf.constant([0, 1]))
+        z = cvae.reparameterize(mean_x, logvar_x, seed=[0, 1])
         z = tf.stop_gradient(z) if cut else z
-        reconstruction = tf.reduce_mean(losses.bernoulli_log_likelihood(x, cvae.decode(z)))
+        log_px_z = cvae.likelihood.log_prob(x, cvae.decode(z))
+        reconstruction = tf.reduce_mean(log_px_z)
     grads = tape.gradient(reconstruction, cvae.encoder.trainable_variables)
-    reached = sum(g is not None for g in grads)
-    print(f"{label:18s}: {reached} of {len(grads)} encoder weight tensors receive a gradient")
+    reached[cut] = sum(g is not None for g in grads)
+glue("ch03_tensors", len(cvae.encoder.trainable_variables))
+glue("ch03_reached", reached[False])
+cut = glue("ch03_cut", reached[True])
 
 # %% [markdown]
 # ## Why not the score function?
@@ -214,14 +244,16 @@ for label, cut in (("reparameterized z", False), ("stop-gradient z", True)):
 # $$
 # \nabla_\mu\, \mathbb{E}_{q}\bigl[f(z)\bigr] = \mathbb{E}_{q}\bigl[f(z)\, \nabla_\mu \log q(z)\bigr]
 # = \mathbb{E}_{q}\Bigl[f(z)\, \frac{z - \mu}{\sigma^2}\Bigr].
-# $$
+# $$ (eq-03-score)
 #
 # It works for any distribution, even discrete ones, and $f$ need not be differentiable.
 # But it only *weighs* samples by how good they were; the reparameterization gradient
 # $\mathbb{E}_\varepsilon[f'(\mu + \sigma\varepsilon)]$ uses the slope of $f$ at each sample
 # and so knows in which direction to move. The price of ignorance is variance. For
 # $f(z) = z^2$ in one dimension, with $\mu = 2$ and $\sigma = 0.5$ (exact gradient
-# $2\mu = 4$), here is the spread of single-sample estimates of each kind:
+# $2\mu = 4$), {numref}`tab-03-spread` and {numref}`fig-03-estimators` show the spread of
+# 100,000 single-sample estimates of each kind, {eq}`eq-03-gradient` against
+# {eq}`eq-03-score`:
 
 # %%
 mu1, sigma1 = 2.0, 0.5
@@ -229,11 +261,16 @@ eps1 = np.random.default_rng(1).standard_normal(100_000)
 z1 = mu1 + sigma1 * eps1
 reparameterization = 2 * z1  # f'(z) at each sample
 score_function = z1**2 * (z1 - mu1) / sigma1**2  # f(z) · ∂/∂μ log q(z)
-print(f"exact gradient:         {2 * mu1:.3f}")
-for name, estimates in (("reparameterization", reparameterization), ("score function", score_function)):
-    print(f"{name:18s} mean {estimates.mean():6.3f}   std of one sample {estimates.std():6.3f}")
+estimators = {"reparameterization": reparameterization, "score function": score_function}
+rows = [[name, f"{e.mean():.3f}", f"{e.std():.3f}"] for name, e in estimators.items()]
+ratio = glue("ch03_ratio", float(score_function.std() / reparameterization.std()))
+glue("ch03_ratio_squared", ratio**2)
+header = ["estimator", "mean", "standard deviation of one estimate"]
+caption = ":::{table} Single-sample estimates of $\\partial/\\partial\\mu\\, \\mathbb{E}[z^2] = 4$.\n"
+Markdown(caption + ":name: tab-03-spread\n\n" + table(header, rows, "lrr").data + "\n:::")
 
-fig, ax = plt.subplots(figsize=(8, 3.2))
+# %% mystnb={"figure": {"caption": "Histograms of the single-sample estimates of {numref}`tab-03-spread`: both are centred on the exact gradient (dashed), the score function's far more widely spread.", "name": "fig-03-estimators"}}
+fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH, 3.6))
 bins = np.linspace(-40, 50, 181)
 ax.hist(score_function, bins=bins, alpha=0.6, density=True, label="score function")
 ax.hist(reparameterization, bins=bins, alpha=0.8, density=True, label="reparameterization")
@@ -245,9 +282,11 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Both are centred on the right answer, but the score-function estimate is many times more
-# spread out, and it gets worse as the dimension grows (a VAE's $f$ sums 784 pixel terms).
-# Variance-reduction tricks narrow the gap; the reparameterization trick avoids it. Its
+# Both are centred on the right answer, but one score-function estimate scatters
+# {glue:text}`ch03_ratio:.1f` times as widely as one reparameterization estimate, so it
+# needs about the square of that, {glue:text}`ch03_ratio_squared:.0f` times as many
+# samples, for the same precision. Variance-reduction tricks (baselines, control variates)
+# narrow the gap; the reparameterization trick avoids it. Its
 # requirement, that $z$ be a differentiable function of parameters and parameter-free
 # noise, holds for the Gaussian and many other continuous distributions.
 #

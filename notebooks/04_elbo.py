@@ -21,7 +21,7 @@
 #
 # $$
 # p_\theta(x) = \int p_\theta(x \mid z)\, p(z)\, \mathrm{d}z ,
-# $$
+# $$ (eq-04-evidence)
 #
 # an average of the decoder's likelihood over every code $z$ the prior could produce. With a
 # neural network inside the integral there is no closed form, and almost every $z$ drawn
@@ -47,7 +47,6 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %%
-import inspect
 import itertools
 
 import keras
@@ -55,11 +54,23 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from IPython.display import Code
+from IPython.display import Markdown
 
-from vae_lib import data, losses, model
+from vae_lib import data, likelihoods, losses, model, plots
+from vae_lib.book import glue, show_source, table
 
 tfd = tfp.distributions
+plt.rcParams["font.size"] = plots.LABEL_SIZE  # figure text as large as the body text
+
+
+def captioned(name: str, caption: str, header: list[str], rows: list[list[str]]) -> Markdown:
+    """A numbered table with a caption (a MyST table directive around the Markdown table)."""
+    # A "|" inside a cell (as in log q(z|x)) would end the cell: escape it.
+    header = [cell.replace("|", "\\|") for cell in header]
+    rows = [[cell.replace("|", "\\|") for cell in row] for row in rows]
+    body = table(header, rows, "l" + "r" * (len(header) - 1)).data
+    return Markdown(f":::{{table}} {caption}\n:name: {name}\n\n{body}\n:::")
+
 
 # %% [markdown]
 # ## Deriving the bound
@@ -71,7 +82,7 @@ tfd = tfp.distributions
 # $$
 # p_\theta(x) = \int q_\phi(z \mid x)\, \frac{p_\theta(x \mid z)\, p(z)}{q_\phi(z \mid x)}\, \mathrm{d}z
 # = \mathbb{E}_{q_\phi(z \mid x)}\!\left[\frac{p_\theta(x, z)}{q_\phi(z \mid x)}\right].
-# $$
+# $$ (eq-04-importance)
 #
 # The logarithm is concave, so by **Jensen's inequality** the log of an average is at
 # least the average of the logs, $\log \mathbb{E}[w] \ge \mathbb{E}[\log w]$:
@@ -80,16 +91,17 @@ tfd = tfp.distributions
 # \log p_\theta(x) \;\ge\;
 # \mathbb{E}_{q_\phi(z \mid x)}\bigl[\log p_\theta(x, z) - \log q_\phi(z \mid x)\bigr]
 # \;=:\; \mathcal{L}(\theta, \phi; x).
-# $$
+# $$ (eq-04-jensen)
 #
-# Splitting $\log p_\theta(x, z) = \log p_\theta(x \mid z) + \log p(z)$ gives the bound its
-# usual two-term form:
+# The right-hand side of {eq}`eq-04-jensen` is the ELBO. Splitting
+# $\log p_\theta(x, z) = \log p_\theta(x \mid z) + \log p(z)$ gives it its usual two-term
+# form:
 #
 # $$
 # \mathcal{L}(\theta, \phi; x)
 # = \underbrace{\mathbb{E}_{q_\phi(z \mid x)}\bigl[\log p_\theta(x \mid z)\bigr]}_{\text{reconstruction}}
 # \;-\; \underbrace{\mathrm{KL}\bigl(q_\phi(z \mid x)\,\big\|\,p(z)\bigr)}_{\text{regularizer}} .
-# $$
+# $$ (eq-04-elbo)
 #
 # The first term rewards codes from which the decoder can rebuild $x$; the second keeps
 # each image's distribution of codes close to the prior, so that codes drawn from the prior
@@ -113,9 +125,10 @@ tfd = tfp.distributions
 # $$
 # \log p_\theta(x) = \mathcal{L}(\theta, \phi; x)
 # + \mathrm{KL}\bigl(q_\phi(z \mid x)\,\big\|\,p_\theta(z \mid x)\bigr).
-# $$
+# $$ (eq-04-gap)
 #
-# The gap is the KL divergence from the encoder's guess to the true posterior. Two things
+# By {eq}`eq-04-gap`, the gap is the KL divergence from the encoder's guess to the true
+# posterior. Two things
 # follow. The bound is tight exactly when $q$ *is* the posterior. And since $\log p_\theta(x)$
 # does not depend on $\phi$, raising the ELBO with respect to the encoder is the same as
 # pulling $q$ towards the true posterior: one objective trains both networks, the decoder
@@ -128,17 +141,17 @@ tfd = tfp.distributions
 #
 # $$
 # p(z) = \mathcal{N}(0, 1), \qquad p(x \mid z) = \mathcal{N}(x;\ z,\ s^2).
-# $$
+# $$ (eq-04-toy-model)
 #
 # Completing the square gives the evidence $p(x) = \mathcal{N}(x;\ 0,\ 1 + s^2)$ and the
 # posterior $p(z \mid x) = \mathcal{N}\bigl(z;\ \tfrac{x}{1+s^2},\ \tfrac{s^2}{1+s^2}\bigr)$.
-# For a Gaussian $q = \mathcal{N}(m, v)$ the ELBO has a closed form too:
+# For a Gaussian $q = \mathcal{N}(m, v)$ the ELBO {eq}`eq-04-elbo` has a closed form too:
 #
 # $$
 # \mathcal{L}(m, v) =
 # \underbrace{-\tfrac12 \log(2\pi s^2) - \frac{(x - m)^2 + v}{2 s^2}}_{\mathbb{E}_q[\log p(x \mid z)]}
 # \;-\; \underbrace{\tfrac12\bigl(v + m^2 - 1 - \log v\bigr)}_{\mathrm{KL}(q \,\|\, p(z))} .
-# $$
+# $$ (eq-04-toy-elbo)
 
 # %%
 s2, x_obs = 0.25, 2.0  # likelihood variance s², and one observation
@@ -154,23 +167,37 @@ def toy_elbo(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return expected_log_likelihood - kl_to_prior
 
 
-log_px = float(evidence.log_prob(x_obs))
-print(f"log p(x) = {log_px:.4f}")
-print(f"posterior N({float(posterior.mean()):.2f}, {float(posterior.variance()):.2f})")
-print(f"{'q = N(m, v)':>14s}{'ELBO':>10s}{'log p(x) − ELBO':>18s}{'KL(q ‖ posterior)':>20s}")
+log_px = glue("ch04_log_px", float(evidence.log_prob(x_obs)))
+glue("ch04_posterior_mean", float(posterior.mean()))
+glue("ch04_posterior_variance", float(posterior.variance()))
+rows = []
 for m, v in [(1.6, 0.2), (1.0, 0.2), (1.6, 1.0), (0.0, 1.0)]:
     gap = log_px - toy_elbo(m, v)
     kl_to_posterior = float(tfd.kl_divergence(tfd.Normal(m, np.sqrt(v)), posterior))
-    print(f"{f'N({m}, {v})':>14s}{toy_elbo(m, v):10.4f}{gap:18.4f}{kl_to_posterior:20.4f}")
+    rows.append([f"N({m}, {v})", f"{toy_elbo(m, v):.4f}", f"{gap:.4f}", f"{kl_to_posterior:.4f}"])
+captioned(
+    "tab-04-toy",
+    "The toy model's ELBO for four choices of $q$, in nats.",
+    ["q = N(m, v)", "ELBO", "log p(x) − ELBO", "KL(q ‖ p(z|x))"],
+    rows,
+)
 
 # %% [markdown]
-# The last two columns agree for every $q$, and the gap is zero for $q = \mathcal{N}(1.6, 0.2)$,
-# the true posterior. The last row, $q = p(z)$, is what an encoder that ignores its input
-# achieves. Seen as a landscape over the mean $m$ of $q$:
+# With $s^2 = 0.25$ and the observation $x = 2$, the evidence is
+# $\log p(x) =$ {glue:text}`ch04_log_px:.4f`, and the posterior is normal with mean
+# {glue:text}`ch04_posterior_mean:.2f` and variance {glue:text}`ch04_posterior_variance:.2f`.
+# These are log-probabilities with the natural logarithm, and so are all the book's
+# figures: their unit is the **nat**. One nat is $1/\ln 2 \approx 1.443$ bits, and a
+# log-probability of $-100$ nats is a probability of $e^{-100}$.
+#
+# In {numref}`tab-04-toy` the last two columns agree for every $q$, as {eq}`eq-04-gap`
+# says, and the gap is zero for $q = \mathcal{N}(1.6, 0.2)$, the true posterior. The last
+# row, $q = p(z)$, is what an encoder that ignores its input achieves. Seen as a landscape
+# over the mean $m$ of $q$ ({numref}`fig-04-landscape`):
 
-# %%
+# %% mystnb={"figure": {"caption": "The toy model's ELBO as a function of the mean $m$ of $q$, for three variances of $q$: each curve stays below $\\log p(x)$ and touches it only at the posterior mean with the posterior variance 0.2. The shaded gap is $\\mathrm{KL}(q \\,\\|\\, p(z \\mid x))$ for variance 0.2.", "name": "fig-04-landscape"}}
 ms = np.linspace(-0.5, 3.5, 200)
-fig, ax = plt.subplots(figsize=(8, 3.6))
+fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH, 4.4))
 ax.axhline(log_px, color="k", lw=1.5, label=r"$\log p(x)$")
 for v, style in ((0.2, "-"), (0.05, "--"), (1.0, ":")):
     ax.plot(ms, toy_elbo(ms, v), style, color="C0", label=f"ELBO, q variance {v}")
@@ -179,10 +206,8 @@ ax.fill_between(ms, toy_elbo(ms, 0.2), log_px, color="C0", alpha=0.12)
 ax.set_ylim(log_px - 8, log_px + 0.8)
 ax.set_xlabel("mean $m$ of $q$")
 ax.set_ylabel("nats")
-ax.set_title(
-    "The ELBO reaches log p(x) only at the true posterior;\nthe shaded gap (variance 0.2) is KL(q ‖ p(z|x))"
-)
-ax.legend(loc="lower center", ncol=2, fontsize=9)
+# Beside the axes, where it covers no curve.
+ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=plots.LABEL_SIZE - 2)
 fig.tight_layout()
 plt.show()
 
@@ -192,26 +217,27 @@ plt.show()
 # In the VAE the expectation over $q$ is not available in closed form, because $z$ passes
 # through the decoder. The original TensorFlow tutorial estimates the *whole* bound with a
 # single sample $z \sim q_\phi(z \mid x)$, drawn with the reparameterization trick of
-# chapter 3:
+# [chapter 3](03_reparameterization.ipynb):
 #
 # $$
 # \hat{\mathcal{L}}_\text{MC}(x) = \log p_\theta(x \mid z) + \log p(z) - \log q_\phi(z \mid x),
 # \qquad z = \mu + \sigma \odot \varepsilon .
-# $$
+# $$ (eq-04-mc)
 #
 # It is unbiased, $\mathbb{E}_\varepsilon[\hat{\mathcal{L}}_\text{MC}] = \mathcal{L}$, and needs
-# three log-densities. The decoder's is the Bernoulli log-likelihood of chapter 2. The
-# other two are diagonal Gaussians, for which `vae_lib` has one function:
+# three log-densities. The decoder's is the Bernoulli log-likelihood of
+# [chapter 2](02_encoder_decoder.ipynb), {eq}`eq-02-bernoulli-logits`. The other two are
+# diagonal Gaussians, for which `vae_lib` has one function:
 #
 # $$
 # \log \mathcal{N}\bigl(z;\ \mu,\ \operatorname{diag}\sigma^2\bigr)
 # = -\frac12 \sum_{j=1}^{d} \Bigl[\frac{(z_j - \mu_j)^2}{\sigma_j^2} + \log \sigma_j^2 + \log 2\pi\Bigr],
-# $$
+# $$ (eq-04-log-normal)
 #
 # with $\log p(z)$ the case $\mu = 0$, $\log\sigma^2 = 0$.
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-Code(inspect.getsource(losses.log_normal_pdf), language="python")
+show_source(losses.log_normal_pdf)
 
 # %% [markdown]
 # ### The analytic KL
@@ -235,7 +261,7 @@ Code(inspect.getsource(losses.log_normal_pdf), language="python")
 # $$
 # \mathrm{KL}\bigl(\mathcal{N}(\mu, \operatorname{diag}\sigma^2)\,\big\|\,\mathcal{N}(0, I)\bigr)
 # = \frac12 \sum_{j=1}^{d} \bigl(\sigma_j^2 + \mu_j^2 - 1 - \log\sigma_j^2\bigr).
-# $$
+# $$ (eq-04-kl)
 #
 # It is zero exactly when $\mu = 0$ and $\sigma = 1$. Replacing the sampled
 # $\log q - \log p$ by this formula gives a second estimator of the same bound,
@@ -243,21 +269,26 @@ Code(inspect.getsource(losses.log_normal_pdf), language="python")
 # $$
 # \hat{\mathcal{L}}_\text{KL}(x) = \log p_\theta(x \mid z)
 # - \mathrm{KL}\bigl(q_\phi(z \mid x)\,\big\|\,p(z)\bigr),
-# $$
+# $$ (eq-04-kl-estimator)
 #
 # which {cite:t}`kingma2014` recommend because it has less variance. `losses.elbo_terms`
-# computes either (`kl="monte_carlo"` or `kl="analytic"`); the training recipe of
-# chapter 5 uses the tutorial's Monte Carlo version, and the evaluation uses the analytic one.
+# computes either, {eq}`eq-04-mc` with `kl="monte_carlo"` or {eq}`eq-04-kl-estimator`
+# with `kl="analytic"`. The tutorial's recipe ([chapter 5](05_training.ipynb)) trains with
+# the Monte Carlo version, the larger model of [chapter 7](07_results.ipynb) with the
+# analytic one, and every evaluation uses the analytic one. The prior and the likelihood
+# are parts of the model (`model.prior`, $\mathcal{N}(0, I)$, and `model.likelihood`, the
+# Bernoulli), so the same code would serve another prior or likelihood.
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-Code(inspect.getsource(losses.gaussian_kl) + "\n\n" + inspect.getsource(losses.elbo_terms), language="python")
+show_source(losses.gaussian_kl, losses.elbo_terms)
 
 # %% [markdown]
 # ## Checking every formula against TensorFlow Probability
 #
 # Hand-written log-densities are easy to get subtly wrong (a missing $\tfrac12$, a sum over
 # the wrong axis). TensorFlow Probability implements the same distributions independently,
-# so we compare on fixed random inputs.
+# so we compare on fixed random inputs: six rows of $\mu$, $\log\sigma^2$, $z$, logits and
+# binary images ({numref}`tab-04-tfp`).
 
 # %%
 rng = np.random.default_rng(0)
@@ -270,80 +301,117 @@ x = (rng.uniform(size=(B, 28, 28, 1)) < 0.2).astype(np.float32)
 
 q = tfd.MultivariateNormalDiag(loc=mu, scale_diag=np.exp(0.5 * logvar))
 standard_normal = tfd.MultivariateNormalDiag(loc=tf.zeros(D), scale_diag=tf.ones(D))
+bernoulli = tfd.Independent(tfd.Bernoulli(logits=logits), reinterpreted_batch_ndims=3)
 checks = {
-    "log q(z|x)   log_normal_pdf": (losses.log_normal_pdf(z, mu, logvar), q.log_prob(z)),
-    "log p(z)     log_normal_pdf(z, 0, 0)": (losses.log_normal_pdf(z, 0.0, 0.0), standard_normal.log_prob(z)),
-    "log p(x|z)   bernoulli_log_likelihood": (
-        losses.bernoulli_log_likelihood(x, logits),
-        tfd.Independent(tfd.Bernoulli(logits=logits), reinterpreted_batch_ndims=3).log_prob(x),
+    "log q(z|x), `log_normal_pdf`": (losses.log_normal_pdf(z, mu, logvar), q.log_prob(z)),
+    "log p(z), `log_normal_pdf(z, 0, 0)`": (
+        losses.log_normal_pdf(z, 0.0, 0.0),
+        standard_normal.log_prob(z),
     ),
-    "KL(q ‖ p)    gaussian_kl": (losses.gaussian_kl(mu, logvar), tfd.kl_divergence(q, standard_normal)),
+    "log p(x|z), `Bernoulli().log_prob`": (
+        likelihoods.Bernoulli().log_prob(x, logits),
+        bernoulli.log_prob(x),
+    ),
+    "KL(q ‖ p), `gaussian_kl`": (
+        losses.gaussian_kl(mu, logvar),
+        tfd.kl_divergence(q, standard_normal),
+    ),
 }
+rows = []
 for name, (ours, reference) in checks.items():
     ours, reference = np.asarray(ours), np.asarray(reference)
     relative = np.max(np.abs(ours - reference) / np.maximum(1.0, np.abs(reference)))
-    print(f"{name:40s} shape {ours.shape}   agrees with TFP to 1e-5: {relative < 1e-5}")
-    print(f"    vae_lib {np.round(ours, 2)}\n    TFP     {np.round(reference, 2)}")
+    rows.append([name, f"{ours[0]:.4f}", f"{reference[0]:.4f}", f"{relative:.1e}"])
+captioned(
+    "tab-04-tfp",
+    "`vae_lib` against TFP: the first of six values, and the largest relative difference.",
+    ["log-density", "vae_lib", "TFP", "largest difference"],
+    rows,
+)
 
 # %% [markdown]
 # Next, the single-sample estimate of the KL term, $\log q(z \mid x) - \log p(z)$ at
 # $z \sim q$, should average to the analytic value. With $n$ samples the average is off by
-# about one standard error, $\mathrm{sd}/\sqrt{n}$:
+# about one standard error, $\mathrm{sd}/\sqrt{n}$. With $n$ = 200,000 samples per row
+# ({numref}`tab-04-kl`), all six averages lie within 4 standard errors of {eq}`eq-04-kl`:
+# {glue:text}`ch04_kl_within`.
 
 # %%
 n = 200_000
 eps = tf.random.stateless_normal([n, B, D], seed=[4, 2])
 z_many = mu + np.exp(0.5 * logvar) * eps  # n samples of q for each of the B rows: [n, B, D]
-kl_samples = losses.log_normal_pdf(z_many, mu, logvar) - losses.log_normal_pdf(z_many, 0.0, 0.0)  # [n, B]
+log_q = losses.log_normal_pdf(z_many, mu, logvar)
+kl_samples = log_q - losses.log_normal_pdf(z_many, 0.0, 0.0)  # [n, B]
 average = tf.reduce_mean(kl_samples, axis=0).numpy()
 standard_error = (tf.math.reduce_std(kl_samples, axis=0) / np.sqrt(n)).numpy()
 analytic = losses.gaussian_kl(mu, logvar).numpy()
-print("analytic KL            ", np.round(analytic, 3))
-print("Monte Carlo average    ", np.round(average, 3))
-print("within 4 standard errors:", bool(np.all(np.abs(average - analytic) < 4 * standard_error)))
+within = np.abs(average - analytic) < 4 * standard_error
+glue("ch04_kl_within", bool(np.all(within)))
+rows = [
+    [str(i), f"{a:.3f}", f"{m:.3f}", f"{e:.4f}"]
+    for i, (a, m, e) in enumerate(zip(analytic, average, standard_error, strict=True))
+]
+captioned(
+    "tab-04-kl",
+    "The KL of each row: closed form {eq}`eq-04-kl` and Monte Carlo average.",
+    ["row", "analytic", "Monte Carlo", "standard error"],
+    rows,
+)
 
 # %% [markdown]
 # Finally the whole estimator inside the model. `losses.elbo_terms` draws $z$ with a
 # stateless seed, so we can redraw the *same* $z$ and recompute
 # $\log p(x \mid z) + \log p(z) - \log q(z \mid x)$ entirely with TFP distributions. We use
 # an untrained CVAE with fixed initial weights; the formulas do not care whether the weights
-# are any good.
+# are any good. At the same $z$, the two agree: {glue:text}`ch04_elbo_agrees`; and
+# ELBO = reconstruction − KL holds image by image: {glue:text}`ch04_split`.
 
 # %%
 keras.utils.set_random_seed(0)
 cvae = model.CVAE(latent_dim=2)
 images = data.binary_test_images(data.load_mnist())[:8]
-seed = tf.constant([7, 7])
+seed = [7, 7]
 
 terms = losses.elbo_terms(cvae, images, seed, kl="monte_carlo")
 
 mean_x, logvar_x = cvae.encode(images)
 z_x = cvae.reparameterize(mean_x, logvar_x, seed)  # the same z that elbo_terms drew
-decoder_dist = tfd.Independent(tfd.Bernoulli(logits=cvae.decode(z_x)), reinterpreted_batch_ndims=3)
+decoder_bernoulli = tfd.Bernoulli(logits=cvae.decode(z_x))
+decoder_dist = tfd.Independent(decoder_bernoulli, reinterpreted_batch_ndims=3)
 encoder_dist = tfd.MultivariateNormalDiag(mean_x, tf.exp(0.5 * logvar_x))
-by_tfp = decoder_dist.log_prob(images) + standard_normal.log_prob(z_x) - encoder_dist.log_prob(z_x)
+log_joint = decoder_dist.log_prob(images) + standard_normal.log_prob(z_x)
+by_tfp = log_joint - encoder_dist.log_prob(z_x)
 
-agree = np.allclose(terms.elbo, by_tfp, rtol=1e-5, atol=1e-3)
-print("single-sample ELBO, vae_lib == TFP at the same z:", agree)
-split = np.allclose(terms.elbo, terms.reconstruction - terms.kl)
-print("ELBO = reconstruction − KL holds term by term:   ", split)
+glue("ch04_elbo_agrees", np.allclose(terms.elbo, by_tfp, rtol=1e-5, atol=1e-3))
+split = glue("ch04_split", np.allclose(terms.elbo, terms.reconstruction - terms.kl))
+log_w_mean = glue("ch04_log_w", float(tf.reduce_mean(terms.elbo)))  # one-sample log w
+w = glue("ch04_w", float(tf.exp(tf.constant(log_w_mean, tf.float32))))
 
 # %% [markdown]
 # ### Two estimators, one expectation, different noise
 #
 # Both estimators are unbiased for the same bound; they differ in how much a single draw
-# scatters. Repeating each for 200 seeds on the same eight digits (printed values depend
-# on the untrained weights, so they are for illustration):
+# scatters. Repeating each for 200 seeds on the same eight digits gives
+# {numref}`tab-04-estimators` (its values depend on the untrained weights, so they are for
+# illustration):
 
 # %% tags=["nbval-ignore-output"]
 draws = {
-    kind: np.stack([losses.elbo_terms(cvae, images, tf.constant([1, i]), kl=kind).elbo for i in range(200)])
+    kind: np.stack([losses.elbo_terms(cvae, images, [1, i], kl=kind).elbo for i in range(200)])
     for kind in ("monte_carlo", "analytic")
 }
-print(f"{'estimator':12s}{'mean over seeds (first 4 digits)':>40s}{'mean std over seeds':>22s}")
+rows = []
 for kind, values in draws.items():
-    print(f"{kind:12s}{np.round(values.mean(axis=0)[:4], 2)!s:>40s}{values.std(axis=0).mean():22.3f}")
+    means = ", ".join(f"{v:.2f}" for v in values.mean(axis=0)[:4])
+    rows.append([kind, means, f"{values.std(axis=0).mean():.3f}"])
 assert draws["analytic"].std(axis=0).mean() < draws["monte_carlo"].std(axis=0).mean()
+captioned(
+    "tab-04-estimators",
+    "The two estimators over 200 seeds: mean ELBO of the first four digits, in nats, and "
+    "the standard deviation across seeds, averaged over the eight digits.",
+    ["estimator", "mean over seeds", "standard deviation"],
+    rows,
+)
 
 # %% [markdown]
 # The means agree to within sampling noise, and the analytic KL removes part of the
@@ -361,7 +429,7 @@ assert draws["analytic"].std(axis=0).mean() < draws["monte_carlo"].std(axis=0).m
 # $$
 # \mathcal{L}_k(x) = \mathbb{E}_{z_1, \ldots, z_k \sim q_\phi(z \mid x)}
 # \left[\log \frac{1}{k} \sum_{i=1}^{k} \frac{p_\theta(x, z_i)}{q_\phi(z_i \mid x)}\right].
-# $$
+# $$ (eq-04-iw)
 #
 # The average inside the logarithm is still an unbiased estimate of $p_\theta(x)$, so
 # $\mathcal{L}_k \le \log p_\theta(x)$ by the same Jensen argument; for $k = 1$ it is the
@@ -371,15 +439,21 @@ assert draws["analytic"].std(axis=0).mean() < draws["monte_carlo"].std(axis=0).m
 # $$
 # \mathcal{L}_1 \le \mathcal{L}_2 \le \cdots \le \mathcal{L}_k \le \log p_\theta(x),
 # \qquad \mathcal{L}_k \to \log p_\theta(x) \text{ as } k \to \infty
-# $$
+# $$ (eq-04-monotone)
 #
-# (the limit when the weights are bounded). In practice the sum is computed from the log-weights with
-# `logsumexp`, since the weights themselves underflow: $\log w$ is in the hundreds of
-# negative nats for a digit.
+# (the limit when the weights are bounded). In practice the sum is computed from the
+# log-weights with `logsumexp`, since the weights themselves underflow: for the untrained
+# model above, $\log w$ averages {glue:text}`ch04_log_w:.1f` nats over the eight digits,
+# and $e^{\log w}$ in float32 is {glue:text}`ch04_w:.1f`; a trained model's are in the
+# negative hundreds too ([chapter 5](05_training.ipynb)).
 #
 # In the toy model we can watch $\mathcal{L}_k$ climb to the exact $\log p(x)$. We give it a
 # poor $q = \mathcal{N}(1.0, 0.5)$, mean and variance both wrong, and estimate each
-# $\mathcal{L}_k$ by averaging over 4,000 independent replicates:
+# $\mathcal{L}_k$ {eq}`eq-04-iw` by averaging over 4,000 independent replicates
+# ({numref}`tab-04-iw` and {numref}`fig-04-iw`). The exact ELBO of this $q$ is
+# {glue:text}`ch04_toy_elbo:.3f` nats, the exact $\log p(x)$
+# {glue:text}`ch04_log_px:.3f`, and $\mathcal{L}_k$ rises with every doubling of $k$:
+# {glue:text}`ch04_rises`.
 
 # %%
 q_toy = tfd.Normal(np.float64(1.0), np.sqrt(0.5))
@@ -393,45 +467,57 @@ log_w = (
     - q_toy.log_prob(z_pool)  # log q(z)
 )
 bounds = [float(tf.reduce_mean(tf.reduce_logsumexp(log_w[:, :k], axis=1)) - np.log(k)) for k in ks]
-exact_elbo = toy_elbo(1.0, 0.5)
-print(f"exact ELBO {exact_elbo:.3f}   exact log p(x) {log_px:.3f}")
-for k, bound in zip(ks, bounds, strict=True):
-    print(f"L_{k:<5d}{bound:8.3f}")
-print("rises with k:", all(b2 > b1 for b1, b2 in itertools.pairwise(bounds)))
+exact_elbo = glue("ch04_toy_elbo", float(toy_elbo(1.0, 0.5)))
+glue("ch04_rises", all(b2 > b1 for b1, b2 in itertools.pairwise(bounds)))
+captioned(
+    "tab-04-iw",
+    "The toy model's $\\mathcal{L}_k$ for $q = \\mathcal{N}(1.0, 0.5)$, in nats.",
+    ["k", "L_k", "log p(x) − L_k"],
+    [[f"{k:,}", f"{b:.3f}", f"{log_px - b:.3f}"] for k, b in zip(ks, bounds, strict=True)],
+)
 
-# %%
-fig, ax = plt.subplots(figsize=(7, 3.4))
+# %% mystnb={"figure": {"caption": "The bounds of {numref}`tab-04-iw` against $k$: $\\mathcal{L}_1$ is the ELBO (dashed), and $\\mathcal{L}_k$ climbs to $\\log p(x)$ (solid) as $k$ grows.", "name": "fig-04-iw"}}
+fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH, 4))
 ax.semilogx(ks, bounds, "o-", base=2, label=r"$\mathcal{L}_k$ (Monte Carlo)")
 ax.axhline(log_px, color="k", lw=1.5, label=r"$\log p(x)$")
 ax.axhline(exact_elbo, color="C3", ls="--", lw=1, label="ELBO (exact)")
 ax.set_xlabel("number of importance samples $k$")
 ax.set_ylabel("nats")
-ax.legend()
-ax.set_title("The importance-weighted bound rises towards log p(x)")
+ax.legend(loc="lower right")
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The library computes $\mathcal{L}_k$ for the CVAE in the same way, decoding the $k$
-# samples in chunks to bound memory. Chapter 6 uses it to ask how far the trained model's
-# ELBO is from its true log-likelihood.
+# The library computes $\mathcal{L}_k$ for the CVAE in the same way: one function gives
+# the $k$ log-weights of each image, $\log w$ of shape `[k, B]`, and the bound is their
+# log-mean-exp, {eq}`eq-04-iw` with one draw of the $k$ samples.
 
 # %% tags=["nbval-ignore-output", "remove-input"]
-Code(inspect.getsource(losses.importance_weighted_bound), language="python")
+show_source(losses.log_importance_weights, losses.importance_weighted_bound)
+
+# %% [markdown]
+# For $k$ in the thousands the `[k, B]` weights of a batch would not fit in memory at
+# once, so `vae_lib.evaluate.iw_bounds`, which the later chapters call, decodes them a
+# hundred samples at a time and carries the log-sum-exp from one chunk to the next; the
+# result is the same bound. [Chapter 6](06_generation.ipynb) uses it to ask how far the
+# trained model's ELBO is from its log-likelihood, and [chapter 7](07_results.ipynb) and
+# [chapter 8](08_papers.ipynb) report it.
 
 # %% [markdown]
 # ## Summary
 #
 # * $\log p_\theta(x) \ge \mathbb{E}_q[\log p_\theta(x \mid z)] - \mathrm{KL}(q_\phi(z \mid x)\,\|\,p(z))$,
-#   by Jensen's inequality applied to an importance-sampling identity.
-# * The gap is exactly $\mathrm{KL}(q_\phi(z \mid x)\,\|\,p_\theta(z \mid x))$: maximizing the
+#   {eq}`eq-04-elbo`, by Jensen's inequality applied to an importance-sampling identity.
+# * The unit of every log-probability in this book is the nat (natural logarithm;
+#   1 nat = $1/\ln 2$ bits).
+# * The gap {eq}`eq-04-gap` is exactly $\mathrm{KL}(q_\phi(z \mid x)\,\|\,p_\theta(z \mid x))$: maximizing the
 #   bound trains the decoder and makes the encoder a better posterior approximation at once.
 # * The tutorial's estimator uses one sample for all three log-densities; replacing the
 #   sampled KL by its closed form $\tfrac12\sum_j(\sigma_j^2 + \mu_j^2 - 1 - \log\sigma_j^2)$
 #   keeps the expectation and lowers the variance.
 # * Every formula in `vae_lib.losses` matches TensorFlow Probability on fixed inputs.
 # * Averaging $k$ importance weights inside the log gives bounds $\mathcal{L}_k$ that rise
-#   with $k$ towards $\log p_\theta(x)$.
+#   with $k$ towards $\log p_\theta(x)$ {eq}`eq-04-monotone`.
 #
 # ## Exercises
 #

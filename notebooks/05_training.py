@@ -16,21 +16,25 @@
 # %% [markdown]
 # # 5. Training
 #
-# Everything is in place: binarized digits (chapter 1), an encoder and a decoder
-# (chapter 2), a differentiable way to sample codes (chapter 3) and an objective, the ELBO
-# (chapter 4). Training maximizes the ELBO averaged over the training set,
+# Everything is in place: binarized digits ([chapter 1](01_data.ipynb)), an encoder and a
+# decoder ([chapter 2](02_encoder_decoder.ipynb)), a differentiable way to sample codes
+# ([chapter 3](03_reparameterization.ipynb)) and an objective, the ELBO
+# ([chapter 4](04_elbo.ipynb)). Training maximizes the ELBO averaged over the $N$ training
+# images,
 #
 # $$
 # \max_{\theta, \phi}\; \frac{1}{N} \sum_{n=1}^{N} \mathcal{L}(\theta, \phi; x_n),
-# $$
+# $$ (eq-05-objective)
 #
 # by stochastic gradient ascent, or, as deep-learning libraries prefer, by descent on the
-# *loss* $-\mathcal{L}$. Each step is doubly stochastic: it looks at a random minibatch of
-# images instead of all $N$, and at one random code $z$ per image instead of the expectation
-# over $q_\phi(z \mid x)$. Both sources of noise leave the gradient unbiased, which is all
-# stochastic gradient methods need {cite}`kingma2014`.
+# *loss* $-\mathcal{L}$. Each step is doubly stochastic: it looks at a random minibatch
+# $B$ of images instead of all $N$, and at one random code $z$ per image instead of the
+# expectation over $q_\phi(z \mid x)$. Both sources of noise leave the gradient of
+# {eq}`eq-05-objective` unbiased, which is all stochastic gradient methods need
+# {cite}`kingma2014`.
 #
-# This chapter trains the recipe of the original TensorFlow tutorial and watches it learn.
+# This chapter trains the recipe of the original TensorFlow tutorial {cite}`tfcvae` and
+# watches it learn.
 
 # %% tags=["hide-cell"]
 import sys
@@ -49,275 +53,217 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
 
 # %%
 import dataclasses
-import inspect
-import time
+import math
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from IPython.display import Code, Image, display
+from IPython.display import Image
 
-from vae_lib import hardware, plots
-from vae_lib import train as training
-from vae_lib.config import tutorial_run
-from vae_lib.data import load_mnist, make_pipelines
-from vae_lib.train import build_model, make_train_loop, train
+from vae_lib import hardware, literature, plots
+from vae_lib.book import glue, show_source, table
+from vae_lib.config import TrainConfig, tutorial_run
+from vae_lib.run import RunFolder
+from vae_lib.train import train, train_step
 
 # %% [markdown]
 # ## The recipe
 #
-# | setting | value | why |
-# |---|---|---|
-# | latent dimension $d$ | 2 | so that chapter 6 can draw the latent space |
-# | epochs | 10 | passes over the 60,000 training images |
-# | batch size | 32 | images per gradient step |
-# | optimizer | Adam {cite}`kingma2015`, learning rate $10^{-4}$ | a cautious step for a noisy objective |
-# | binarization | static (chapter 1) | |
-# | ELBO estimator | single-sample Monte Carlo (chapter 4) | as in the original tutorial |
-#
-# These are the defaults of `TrainConfig`, computed in float32 (its default precision,
-# `"auto"`, would pick bfloat16 on some machines and change the numbers; see "Making
-# training fast" below). `vae_lib.config.tutorial_run()` returns them
-# together with the folder the run is written to, `runs/tutorial`; chapter 6 calls it too,
-# so both chapters always mean the same run. Setting the environment variable
-# `VAE_QUICK=1` makes it return a reduced run instead (the first 2,000 training images,
-# one epoch) in a folder of its own, `runs/tutorial-quick`: that is what the book's
-# automated tests execute, and the two runs never mix.
+# The recipe is the tutorial's: a two-dimensional latent space, so that
+# [chapter 6](06_generation.ipynb) can draw it; 10 passes over the 60,000 training images;
+# batches of 32; Adam {cite}`kingma2015` with a cautious learning rate of $10^{-4}$ for a
+# noisy objective; the thresholded digits of [chapter 1](01_data.ipynb); and the
+# single-sample Monte Carlo estimate of the ELBO from [chapter 4](04_elbo.ipynb), as in the
+# tutorial. These are the defaults of `TrainConfig`, but for its precision:
+# `vae_lib.config.tutorial_run()` asks for float32, because the default, `"auto"`, would
+# compute in bfloat16 on some machines and change the numbers
+# ([appendix A1](A1_training_speed.ipynb) explains when). It returns the settings together
+# with the folder the run is written to, `runs/tutorial`; [chapter 6](06_generation.ipynb)
+# calls it too, so both chapters always mean the same run. Setting the environment variable `VAE_QUICK=1` makes
+# it return a reduced run instead (the first 2,000 training images, one epoch) in a folder
+# of its own, `runs/tutorial-quick`: that is what the book's automated tests execute, and
+# the two runs never mix. {numref}`tab-05-config` lists every setting of the run.
 
 # %% tags=["nbval-ignore-output"]
 config, RUN_DIR = tutorial_run()
+helps = {f.name: f.metadata["help"] for f in dataclasses.fields(TrainConfig)}
+rows = []
 for name, value in dataclasses.asdict(config).items():
-    print(f"{name:14s} {value}")
-print(f"{'output folder':14s} {RUN_DIR}")
+    rows.append([f"`{name}`", f"`{value}`", helps[name]])
+rows.append(["output folder", f"`{RUN_DIR}`", "where the run is written"])
+table(
+    ["setting", "value", "what it is"],
+    rows,
+    align="lll",
+    caption="The settings of this chapter's run, every field of `TrainConfig`.",
+    name="tab-05-config",
+)
 
 # %% [markdown]
 # ## One training step
 #
-# A step computes the loss of a batch under a `tf.GradientTape`, differentiates it with
-# respect to all weights of both networks and lets Adam update them. `tf.function` compiles
-# the step into a TensorFlow graph once, which makes the thousands of steps that follow
-# much faster than running Python for each; `vae_lib` goes one step further and compiles a
-# loop of many steps, so that Python is visited only every few dozen batches.
+# A step computes the loss of a batch, the mean of $-\mathcal{L}$ over its images, under a
+# `tf.GradientTape`, differentiates it with respect to all weights $\theta, \phi$ of both
+# networks, and lets Adam update them. With plain gradient descent and a learning rate
+# $\eta$ the update would read
 #
-# One detail goes beyond the original tutorial. The noise $\varepsilon$ of the
-# reparameterization is drawn from a *stateless* generator seeded by the step number, so
-# each step is a pure function of the weights, the optimizer state and the batch. Together
-# with the (seed, epoch) shuffle of chapter 1, this makes a run reproducible and lets it be
-# stopped and resumed without changing its result. (The `strategy` argument is TensorFlow's
-# way of spreading a batch over several devices; with one device it does nothing.)
+# $$
+# (\theta, \phi) \;\leftarrow\; (\theta, \phi) - \eta\, \nabla_{\theta, \phi}
+# \Bigl(-\frac{1}{|B|} \sum_{x \in B} \hat{\mathcal{L}}(\theta, \phi; x)\Bigr);
+# $$ (eq-05-step)
+#
+# Adam replaces the raw gradient in {eq}`eq-05-step` by running averages of it and of its
+# square, which adapt the step to each weight. This is `vae_lib.train.train_step`, the
+# tutorial's loss, gradient and update, and nothing else:
 
-# %% tags=["nbval-ignore-output", "remove-input"]
-Code(inspect.getsource(training.make_train_loop), language="python")
+# %% tags=["remove-input"]
+show_source(train_step)
 
 # %% [markdown]
+# One detail goes beyond the original tutorial. The noise $\varepsilon$ of the
+# reparameterization is drawn from a *stateless* generator seeded by the step number
+# (the `seed` argument), so each step is a pure function of the weights, the optimizer
+# state and the batch. Together with the (seed, epoch) shuffle of
+# [chapter 1](01_data.ipynb), this makes a run reproducible and lets it be stopped and
+# resumed without changing its result.
+#
 # ## Same code on a CPU or a GPU
 #
 # TensorFlow places every operation on a GPU when it finds one, and otherwise on the CPU;
-# the code does not change. We make the choice visible and explicit:
+# the code does not change. We make the choice visible and explicit, with the hardware the
+# times below were measured on:
 
 # %% tags=["nbval-ignore-output"]
 gpus = tf.config.list_physical_devices("GPU")
 device = "/GPU:0" if gpus else "/CPU:0"
 found = f"{len(gpus)} GPU found" if gpus else "no GPU found"
-print(f"TensorFlow {tf.__version__}: training on {device} ({found})")
+print(f"training on {device} ({found})")
+print(textwrap.fill(hardware.describe_hardware(), width=88))
 
 # %% [markdown]
 # ## Training
 #
 # `vae_lib.train.train` runs the epochs, evaluates the test ELBO after each one and writes
 # a checkpoint to `RUN_DIR`. If `RUN_DIR` already holds this run, it resumes from the last
-# finished epoch, and a finished run is loaded instantly; that is how chapter 6 gets the
-# trained model without training again. The hook `plots.EpochImages` decodes the same 16
-# latent points after every epoch (and once before the first), to make a film of the
-# learning below.
+# finished epoch, and a finished run is loaded instantly; that is how
+# [chapter 6](06_generation.ipynb) gets the trained model without training again. While it works it holds the folder's lock, so a
+# second process cannot write into the same run. After every epoch (and once before the
+# first) it decodes the same 16 latent points into an image of the folder, to make a film
+# of the learning below, and when it has trained it draws the run's figures and writes its
+# final figures to `metrics.json`. It returns a `Trained` record: the settings as trained,
+# the model, the history, and how many epochs this call ran.
 #
 # On two CPU cores the full run takes a few minutes; pass `progress=True` to watch a
 # progress bar.
 
 # %% tags=["nbval-ignore-output"]
-frames = plots.EpochImages(RUN_DIR, config.latent_dim, seed=config.seed)
 with tf.device(device):
-    cvae, history = train(config, RUN_DIR, hooks=[frames], progress=False)
-print(f"{len(history)} epochs trained, checkpoints in {RUN_DIR}/checkpoints")
+    trained = train(config, RUN_DIR, progress=False)
+cvae, history = trained.model, trained.history
+run = RunFolder(RUN_DIR)
+print(f"{trained.epochs_run} epochs trained by this call, {len(history)} in all")
+print(f"checkpoints in {run.checkpoints}")
 
 # %% [markdown]
-# The history holds one row per epoch. The test ELBO is computed on all 10,000 test images
-# with the analytic KL and a fixed seed, so it is comparable from epoch to epoch; the
-# training loss is the average single-sample $-\hat{\mathcal{L}}_\text{MC}$ over the epoch,
-# while the weights were still changing.
+# The history holds one row per epoch ({numref}`tab-05-history`). The test ELBO is
+# computed on all 10,000 test images with the analytic KL and a fixed seed, so it is
+# comparable from epoch to epoch; the training loss is the average single-sample
+# $-\hat{\mathcal{L}}$ over the epoch, while the weights were still changing.
 
 # %% tags=["nbval-ignore-output"]
-print(f"{'epoch':>5s}{'train loss':>12s}{'test ELBO':>11s}{'reconstruction':>16s}{'KL':>7s}{'seconds':>9s}")
-for row in history:
-    print(
-        f"{row['epoch']:5.0f}{row['train_loss']:12.2f}{row['test_elbo']:11.2f}"
-        f"{row['test_reconstruction']:16.2f}{row['test_kl']:7.2f}{row['seconds']:9.1f}"
-    )
+columns = ["train_loss", "test_elbo", "test_reconstruction", "test_kl", "seconds"]
+table(
+    ["epoch", "train loss", "test ELBO", "reconstruction", "KL", "seconds"],
+    [[int(row["epoch"]), *(f"{row[c]:.2f}" for c in columns)] for row in history],
+    align="rrrrrr",
+    caption="The run's history, nats per image: −ELBO in training, the test figures.",
+    name="tab-05-history",
+)
+
+# %% tags=["nbval-ignore-output"]
+last = history[-1]
 seconds_per_epoch = float(np.mean([row["seconds"] for row in history]))
-print(f"\nfinal test ELBO: {history[-1]['test_elbo']:.2f} nats per image after {len(history)} epochs")
-print(f"training speed:  {seconds_per_epoch:.1f} s per epoch on {device}")
+steps_per_epoch = math.ceil((config.train_size or 60_000) / config.batch_size)
+TUTORIAL_ELBO = next(r.value for r in literature.rows() if r.cite == "tfcvae")
+glue("ch05_epochs", len(history))
+glue("ch05_steps_per_epoch", steps_per_epoch)
+glue("ch05_final_elbo", float(last["test_elbo"]))
+glue("ch05_final_reconstruction", float(last["test_reconstruction"]))
+glue("ch05_first_kl", float(history[0]["test_kl"]))
+glue("ch05_final_kl", float(last["test_kl"]))
+glue("ch05_seconds_per_epoch", seconds_per_epoch)
+glue("ch05_tutorial_elbo", TUTORIAL_ELBO)
+glue("ch05_elbo_vs_tutorial", float(last["test_elbo"]) - TUTORIAL_ELBO)
+print(f"final test ELBO: {last['test_elbo']:.2f} nats per image, epoch {len(history)}")
+print(f"{seconds_per_epoch:.1f} s per epoch on {device}, {steps_per_epoch:,} steps")
 
 # %% [markdown]
+# After {glue:text}`ch05_epochs` epochs of {glue:text}`ch05_steps_per_epoch:,` steps each,
+# the test ELBO is {glue:text}`ch05_final_elbo:.2f` nats per image. The tutorial printed
+# {glue:text}`ch05_tutorial_elbo:.2f` after its tenth epoch, in the copy of its page this
+# book was written from, which carries no date and no commit (`vae_lib/literature.csv`
+# records where the figure was read); ours is {glue:text}`ch05_elbo_vs_tutorial:+.2f`
+# nats from it.
+# An epoch took {glue:text}`ch05_seconds_per_epoch:.1f` seconds on average on the machine
+# that ran this notebook, described above; another machine will differ.
+#
 # ## Reading the curves
 #
-# The left panel shows the loss falling, quickly at first and then slowly; the right panel
-# splits the test loss into its two parts. The reconstruction term (how many nats it costs
-# to describe an image given its code) carries almost all of it. The KL term (how many
+# {numref}`fig-05-curves` shows the loss falling, quickly at first and then slowly, and
+# splits the test loss into its two parts, each on an axis of its own. The reconstruction
+# term (how many nats it costs to describe an image given its code) carries almost all of
+# it: {glue:text}`ch05_final_reconstruction:.2f` nats at the end. The KL term (how many
 # nats the code itself costs, relative to the prior) is small, because two dimensions
-# cannot hold much information, and it *grows* as the encoder learns to put more
-# information into its codes: the trade-off at the heart of the ELBO.
+# cannot hold much information, and it *grows*, from {glue:text}`ch05_first_kl:.2f` nats
+# after the first epoch to {glue:text}`ch05_final_kl:.2f` after the last, as the encoder
+# learns to put more information into its codes: the trade-off at the heart of the ELBO.
 
-# %% tags=["nbval-ignore-output"]
+# %% mystnb={"figure": {"caption": "Training curves of this chapter's run: the loss (\u2212ELBO) on the training batches and the test set, and the test loss's two parts, the reconstruction term and the KL term, each on its own axis.", "name": "fig-05-curves"}} tags=["nbval-ignore-output"]
 plots.plot_history(history)
 plt.show()
 
 # %% [markdown]
 # ## Watching it learn
 #
-# The frames written by the hook, as an animation: the same 16 points of the latent space,
-# decoded after each epoch. Epoch 0 is the untrained decoder's uniform grey; digit shapes
-# appear within the first epoch and sharpen after.
+# The images written after each epoch, as an animation ({numref}`fig-05-film`): the same
+# 16 points of the latent space, decoded after each epoch. Epoch 0 is the untrained
+# decoder's uniform grey; digit shapes appear within the first epoch and sharpen after.
 
-# %% tags=["nbval-ignore-output"]
-gif = plots.save_gif(frames.frames(), RUN_DIR / "progress.gif")
-display(Image(filename=str(gif)))
+# %% mystnb={"figure": {"caption": "The same 16 latent points decoded after every epoch, from the untrained decoder (epoch 0) to the last.", "name": "fig-05-film"}} tags=["nbval-ignore-output"]
+Image(filename=str(run.figure("progress.gif")))
 
 # %% [markdown]
 # ## Making training fast
 #
-# The tutorial's model is small: at batch 32 one training step is a few milliseconds of
-# arithmetic on a CPU, and less on a GPU. At that size, what happens *around* the step
-# (Python, the input pipeline) is a sizeable part of the time, and the options that help
-# are not the ones that help a large model. `vae_lib` has five; two are always
-# on, three are settings.
+# The tutorial calls its compiled step from Python once per batch; `train` compiles a loop
+# of 50 steps into one TensorFlow graph and calls that instead, feeds it from a lean input
+# pipeline, and can compute in bfloat16 or compile with XLA. None of that changes the
+# numbers of this chapter, only how long they take, and how much each helps depends on the
+# hardware: [appendix A1](A1_training_speed.ipynb) shows the compiled loop, explains what
+# `precision="auto"` picks and why, and measures the options on the machine that runs it.
 #
-# 1. **Many steps per call.** The tutorial calls its compiled step from a Python loop, once
-#    per batch, and each call pays a fixed toll: Python dispatches the function, hands over
-#    its arguments and, if it reads the loss, waits for the device. `make_train_loop`
-#    (shown above) compiles a loop of `n` steps into one graph, and `train(...,
-#    steps_per_call=50)` calls it with `n = 50`: Python reads the loss, checks it for NaN
-#    and moves the progress bar every 50 steps instead of every step. The numbers do not
-#    change, only the overhead. It matters most where the step is short: small models,
-#    small batches, and GPUs, which would otherwise sit idle while Python catches up.
-# 2. **A lean input pipeline.** The tutorial makes every image an element of a `tf.data`
-#    pipeline and shuffles them through a 60,000-image buffer. `vae_lib` shuffles
-#    *indices* (chapter 1's permutation fixed by seed and epoch), batches them, and gathers
-#    each batch from the images in memory with one operation; it prefetches two batches
-#    on one private thread, and turns the `tf.data` autotuner off, because on a machine
-#    with two CPU cores the autotuner's threads competed with the training step for them.
-#    On a GPU the pipeline runs on the CPU while the GPU computes, so it only has to keep
-#    up, which a gather per batch easily does.
-# 3. **Mixed precision**, `TrainConfig(precision="mixed_bfloat16")`. The layers compute in
-#    bfloat16, a 16-bit format with float32's 8-bit exponent and so its range, but only
-#    about three significant digits; the weights stay float32, so that Adam's small
-#    updates are not rounded away, and the loss is computed in float32 (the model's
-#    methods always return float32). Because the range is float32's, no loss scaling is
-#    needed, unlike float16. It is faster only where the hardware has bfloat16 arithmetic:
-#    CPUs with AVX512-BF16 or AMX instructions, and GPUs of compute capability 8.0 or more.
-#    Elsewhere every bfloat16 operation is emulated and training gets several times
-#    *slower* (`bench/README.md` measures both on one machine). So `TrainConfig`'s
-#    default, and the command line's, is `precision="auto"`: `vae_lib.hardware` looks at
-#    the CPU's flags and the GPUs' compute capability when a run starts, picks
-#    `mixed_bfloat16` only where it is native, and the run records and prints its choice
-#    with the reason. A run that is resumed keeps the precision it started with. This
-#    chapter's recipe asks for float32 explicitly, so that its numbers are the same on
-#    every machine.
-# 4. **XLA**, `TrainConfig(xla=True)`, compiles each step with XLA, TensorFlow's
-#    optimizing compiler, which fuses operations into fewer, larger kernels. On this
-#    book's CPU it made this model's training *slower*, so it is off by default. On a GPU
-#    we have not measured it: try it, and compare the seconds per epoch.
-# 5. **Several GPUs**: `TrainConfig(devices=2)`, or `python -m vae_lib train --devices 2`
-#    on the command line. The device count is a setting like any other, since it changes
-#    the random draws: a run cannot be resumed on another count. Each batch is split
-#    among the devices, every device computes the gradient of its part, and the parts are
-#    summed, so an update is still that of the whole batch of `batch_size` images. This is
-#    tested on one CPU split into two logical devices (`tests/test_distributed.py`), which
-#    checks that the code is correct, not that it is fast; on real GPUs it is unmeasured.
-#    With a step this short, splitting it adds communication to very little work: expect
-#    a gain only with much larger batches or models.
-#
-# A small measurement shows the first and third on the machine running this notebook.
-# We time 100 steps of the tutorial's model at batch 32, on the training data, in three
-# variants: float32 with Python visiting every step, float32 with 50 steps per call (the
-# default), and mixed bfloat16 with 50 steps per call (whether or not this machine would
-# choose it: the printout says what `"auto"` picks here). Each variant is compiled and warmed
-# up first, the three are timed in turn five times, and the fastest of the five is kept,
-# since on a shared machine the other rounds mostly measure the neighbours.
-
-# %% tags=["nbval-ignore-output"]
-print(hardware.describe_hardware())
-print(hardware.resolve_precision("auto", hardware.cpu_info().flags, hardware.gpu_info())[1])
-
-speed_data = make_pipelines(load_mnist(), batch_size=config.batch_size)
-variants = {  # name: (precision, steps per call)
-    "float32, 1 step per call": ("float32", 1),
-    "float32, 50 steps per call": ("float32", 50),
-    "mixed_bfloat16, 50 steps per call": ("mixed_bfloat16", 50),
-}
-loops = {}
-for name, (precision, _) in variants.items():
-    variant_config = dataclasses.replace(config, precision=precision)
-    model, optimizer = build_model(variant_config)
-    loops[name] = make_train_loop(model, optimizer, variant_config, tf.distribute.get_strategy())
-
-STEPS = 100
-batches = iter(speed_data.train_dataset(1).repeat())
-with tf.device(device):
-    for name, loop in loops.items():  # warm up: trace and compile
-        float(loop(batches, tf.constant(variants[name][1])))
-    ms_per_step = {name: [] for name in variants}
-    for _ in range(5):
-        for name, loop in loops.items():
-            n = variants[name][1]
-            start = time.perf_counter()
-            for _ in range(STEPS // n):
-                float(loop(batches, tf.constant(n)))  # read the loss, as train() does
-            ms_per_step[name].append(1000 * (time.perf_counter() - start) / STEPS)
-
-best = {name: min(times) for name, times in ms_per_step.items()}
-baseline = best["float32, 1 step per call"]
-for name, ms in best.items():
-    print(f"{name:35s} {ms:6.2f} ms per step   {baseline / ms:4.2f}x")
-ratio = best["float32, 50 steps per call"] / best["mixed_bfloat16, 50 steps per call"]
-print(f"mixed_bfloat16 vs float32: {ratio:.2f}x the speed")
-
-# %% [markdown]
-# The last column is each variant's speed relative to Python visiting every step, on the
-# machine that ran this notebook. What the options can gain depends on where the time
-# goes. The compiled loop removes a fixed cost per step, so it gains most where the step
-# itself is short; mixed precision speeds up only the arithmetic, and only on hardware
-# with bfloat16 instructions (the first lines of the printout say whether this machine has
-# them, and what `"auto"` picks); without them it loses, by a wide margin.
-#
-# The repository's benchmark, `bench/bench.py`, measures all this properly: where a
-# step's time goes (input pipeline, compiled step, the loop around it), the throughput
-# at larger batches, and the time each recipe needs to reach the tutorial's test ELBO.
-# Its measured figures are in
-# [`bench/README.md`](https://github.com/vae-book/cvae-mnist-tf/blob/main/bench/README.md).
-
-# %% [markdown]
 # ## A word on the numbers
 #
-# A test ELBO is a number of nats per image, a lower bound on the average $\log p(x)$ of a
-# test digit, so higher is better. Compare it only with numbers measured the same way: on
-# the same binarization (static here, dynamic in most papers), with the same latent size
-# (two dimensions is very restrictive), and with the same bound (chapter 6 shows how much
-# the importance-weighted bound adds). The per-epoch time above is this machine's own; the
-# same notebook on a GPU runs the identical computation, only faster.
+# A test ELBO is a number of nats per image (natural-log units: one nat is $\log e$, about
+# 1.44 bits), a lower bound on the average $\log p(x)$ of a test digit, so higher is
+# better. Compare it only with numbers measured the same way: on the same binarization
+# (thresholded here, stochastic in most papers, as [chapter 8](08_papers.ipynb) shows),
+# with the same latent size (two dimensions is very restrictive,
+# [chapter 7](07_results.ipynb) gives the model fifty), and with the same bound
+# ([chapter 6](06_generation.ipynb) shows how much the importance-weighted bound adds).
 #
 # ## Summary
 #
-# * Training is stochastic gradient descent on the negative ELBO, with one minibatch and one
-#   sampled code per image per step; both noises keep the gradient unbiased.
-# * `train(TrainConfig(...), RUN_DIR, hooks=[...])` trains, evaluates, checkpoints, and
-#   resumes; the same call on a finished run returns the trained model at once.
+# * Training is stochastic gradient descent on the negative ELBO
+#   ({eq}`eq-05-objective`, {eq}`eq-05-step`), with one minibatch and one sampled code per
+#   image per step; both noises keep the gradient unbiased.
+# * `train(config, RUN_DIR)` trains, evaluates, checkpoints, resumes and writes the run's
+#   figures; the same call on a finished run returns the trained model at once.
 # * Stateless, step-seeded noise and (seed, epoch) shuffling make the run reproducible.
 # * The test loss is dominated by reconstruction; the KL term rises as the codes become
 #   more informative.
-# * Speed: a compiled loop of many steps per call and a lean input pipeline are always
-#   on; `precision="auto"` computes in bfloat16 only on hardware with bfloat16
-#   arithmetic, `xla=True` is an option to measure before using, and `devices=` spreads a
-#   batch over several GPUs.
+# * How fast it trains, and how to make it faster, is [appendix A1](A1_training_speed.ipynb).
 #
 # ## Exercises
 #
@@ -325,12 +271,9 @@ print(f"mixed_bfloat16 vs float32: {ratio:.2f}x the speed")
 #    folder (say `runs/analytic-kl`). Is the final test ELBO different? Is training smoother?
 # 2. Train with `binarization="dynamic"`. Why is the *training* loss now higher than with
 #    static binarization, and does the test ELBO suffer?
-# 3. Try `latent_dim=16`. How do the reconstruction and KL terms change? (Chapter 6's
-#    latent-space plots need $d = 2$; its other figures work for any $d$.)
+# 3. Try `latent_dim=16`. How do the reconstruction and KL terms change?
+#    ([Chapter 6](06_generation.ipynb)'s latent-space plots need $d = 2$; its other figures
+#    work for any $d$.)
 # 4. Interrupt a training run (the stop button, or `Ctrl+C` on the command line) and run the
 #    same cell again. Check in `history.csv` that the resumed run ends with the same numbers
 #    as an uninterrupted one.
-# 5. Train one epoch into a folder of its own with `precision="mixed_bfloat16"`, and one
-#    with `xla=True`, and compare the `seconds` column of their histories with the
-#    float32 run's first epoch. Is the ranking the same as in the measurement above? On a
-#    GPU runtime in Colab, which option wins?

@@ -16,12 +16,12 @@
 # %% [markdown]
 # # 7. A better model
 #
-# Chapters 5 and 6 kept the TensorFlow tutorial's recipe {cite}`tfcvae` so that our
-# numbers could be checked against its own: a two-dimensional latent space, small
-# networks, a cautious learning rate. Two numbers per digit made the latent space easy to
-# draw, and the digits blurry. This chapter drops the constraint and asks how good the
-# same kind of model gets when it is given room: fifty latent dimensions, wider
-# convolutions, and a training recipe chosen for speed.
+# [Chapters 5](05_training.ipynb) and [6](06_generation.ipynb) kept the TensorFlow
+# tutorial's recipe {cite}`tfcvae` so that our numbers could be checked against its own: a
+# two-dimensional latent space, small networks, a cautious learning rate. Two numbers per
+# digit made the latent space easy to draw, and the digits blurry. This chapter drops the
+# constraint and asks how good the same kind of model gets when it is given room: fifty
+# latent dimensions, wider convolutions, and a training recipe chosen for speed.
 #
 # Nothing is trained here. The model was trained once, from the command line, and its
 # weights and figures are part of the repository; this chapter loads them, checks them,
@@ -44,13 +44,15 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
 
 # %%
 import dataclasses
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_lib import plots
-from vae_lib.config import tutorial_run
+from vae_lib import literature, plots
+from vae_lib.book import glue, table
+from vae_lib.config import TrainConfig, tutorial_run
 from vae_lib.data import binary_test_images, load_mnist
 from vae_lib.evaluate import active_units, evaluate, random_subset
 from vae_lib.model import CVAE
@@ -59,54 +61,94 @@ from vae_lib.run import RunFolder, committed_run
 # %% [markdown]
 # ## The run
 #
-# The model was trained with one command, from the repository's top folder:
+# `committed_run("latent50")` finds the run in the repository's `results/latent50` (from
+# the `notebooks/` folder it is `../results/latent50`); in Colab, where the repository is
+# not cloned, it downloads the few files needed into `results/latent50` first. What is
+# kept is enough to use the model: `config.json` (the settings), `history.csv` (one row
+# per epoch), `metrics.json` (the final figures) and the last checkpoint's weights.
+# `RunFolder.load` reads the configuration, the model with the weights of the latest
+# checkpoint (computing in float32), and the history; it never trains. `read_metrics`
+# reads `metrics.json` into a `Metrics` record, one named field per figure.
 #
-# ```bash
-# python -m vae_lib train --out results/latent50 --latent-dim 50 --filters 64,128 \
-#     --batch-size 128 --learning-rate 1e-3 --kl analytic --epochs 20
-# ```
-#
-# and then evaluated with a second one, which computes the importance-weighted bound
-# $\mathcal{L}_{1000}$ of chapter 4 and adds it to the run's `metrics.json`:
-#
-# ```bash
-# python -m vae_lib evaluate results/latent50 --iw-samples 1000 --iw-images 2000
-# ```
-#
-# Everything else the training run writes is left out of the repository; what is kept
-# is enough to use the model: `config.json` (the settings), `history.csv` (one row per
-# epoch), `metrics.json` (the final figures) and the last checkpoint's weights. In the
-# repository this folder is `results/latent50`. `committed_run("latent50")` finds it
-# (from the `notebooks/` folder it is `../results/latent50`); in Colab, where the
-# repository is not cloned, it downloads those few files into `results/latent50` first.
-#
-# `RunFolder.load` reads a run folder: the configuration, the model with the weights of
-# the latest checkpoint, and the history. It never trains. `read_metrics` reads
-# `metrics.json` into a `Metrics` record, one named field per figure.
+# The model was trained with one command, from the repository's top folder, and then
+# evaluated with a second one, which computes the importance-weighted bound of
+# [chapter 4](04_elbo.ipynb) and adds it to the run's `metrics.json`. Both are printed here
+# from the run's own files: every setting that differs from `TrainConfig`'s defaults, and
+# the precision, which the tutorial's recipe would otherwise leave to `"auto"`.
 
 # %%
 RUN = committed_run("latent50")
 config, model, history = RUN.load()
 metrics = RUN.read_metrics()
+bound = metrics.bound
 
+
+def command(config: TrainConfig, out: Path) -> str:
+    """The `python -m vae_lib train` command line that makes the run ``config``."""
+    default = TrainConfig()
+    words = ["python -m vae_lib train", f"--out {out}"]
+    for name, value in dataclasses.asdict(config).items():
+        if value == getattr(default, name) and name != "precision":
+            continue
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            words.append(option)
+        elif isinstance(value, tuple):
+            words.append(f"{option} {','.join(map(str, value))}")
+        else:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            words.append(f"{option} {shown}")
+    lines, line = [], words[0]
+    for word in words[1:]:
+        if len(line) + len(word) > 80:
+            lines.append(line + " \\")
+            line = "    "
+        line += ("" if line.isspace() else " ") + word
+    return "\n".join([*lines, line])
+
+
+print(command(config, Path("results/latent50")))
+if bound is not None:
+    evaluate_line = "python -m vae_lib evaluate results/latent50"
+    print(f"{evaluate_line} --iw-samples {bound.k} --iw-images {bound.images}")
+
+# %% [markdown]
+# `--iw-images` says how many test images the bound averages: `evaluate` draws them at
+# random from the 10,000, from a fixed seed, and `metrics.json` records how many and the
+# seed. The settings against the tutorial's ({numref}`tab-07-settings`):
+
+# %%
 tutorial_config, _ = tutorial_run(quick=False)
-print(f"{'setting':14s} {'this model':>12s} {'tutorial':>10s}")
-for name, value in dataclasses.asdict(config).items():
-    print(f"{name:14s} {value!s:>12s} {getattr(tutorial_config, name)!s:>10s}")
-print(f"\n{len(history)} epochs trained")
+table(
+    ["setting", "this model", "the tutorial's recipe"],
+    [
+        [f"`{name}`", f"`{value}`", f"`{getattr(tutorial_config, name)}`"]
+        for name, value in dataclasses.asdict(config).items()
+    ],
+    align="lll",
+    caption="The settings of `results/latent50` and of chapter 5's recipe.",
+    name="tab-07-settings",
+)
 
 # %% [markdown]
 # Fifty latent dimensions instead of two, twice as many filters in each convolution,
 # four times the batch, ten times the learning rate, and the analytic KL term of
-# chapter 4 in the training loss instead of the single-sample estimate. The networks keep
-# their shape; only their widths change, and with them the number of weights. Most of
-# the growth is in the two dense layers, whose size is the product of the widths they
-# join:
+# [chapter 4](04_elbo.ipynb) in the training loss instead of the single-sample estimate.
+# The networks keep their shape; only their widths change, and with them the number of
+# weights. Most of the growth is in the two dense layers, whose size is the product of
+# the widths they join:
 
 # %%
 tutorial_size = CVAE(tutorial_config.latent_dim, tutorial_config.filters).count_params()
+glue("ch07_params", model.count_params())
+glue("ch07_tutorial_params", tutorial_size)
+glue("ch07_params_ratio", model.count_params() / tutorial_size)
 print(f"parameters: {model.count_params():,}, the tutorial's model: {tutorial_size:,}")
 print(f"{model.count_params() / tutorial_size:.1f} times as many")
+
+# %% [markdown]
+# The model has {glue:text}`ch07_params:,` weights against the tutorial's
+# {glue:text}`ch07_tutorial_params:,`, {glue:text}`ch07_params_ratio:.1f` times as many.
 
 # %% [markdown]
 # ## The test ELBO, recomputed
@@ -114,9 +156,8 @@ print(f"{model.count_params() / tutorial_size:.1f} times as many")
 # `metrics.json` holds the test ELBO that training measured after its last epoch. We
 # recompute it from the loaded weights with `vae_lib.evaluate.evaluate`, the same
 # function: on all 10,000 test images, with the analytic KL and one posterior sample per
-# image from a fixed seed. On the machine that trained the model the two agree to the
-# last digit; on another one, floating-point arithmetic in a different order may move
-# the last decimals.
+# image from a fixed seed. Floating-point arithmetic in another order, on another machine
+# or another version of TensorFlow, may move the last decimals.
 
 # %%
 mnist = load_mnist()
@@ -125,63 +166,113 @@ print("test set:", test_images.shape)
 
 # %% tags=["nbval-ignore-output"]
 recomputed = evaluate(model, test_images)
-print(f"test ELBO, recomputed:     {recomputed['test_elbo']:8.2f} nats per image (10,000 test images)")
-print(f"test ELBO, metrics.json:   {metrics.test_elbo:8.2f} nats per image")
-print(f"  of which reconstruction: {recomputed['test_reconstruction']:8.2f}")
-print(f"  and KL:                  {recomputed['test_kl']:8.2f}")
+glue("ch07_elbo", recomputed["test_elbo"])
+glue("ch07_elbo_saved", metrics.test_elbo)
+glue("ch07_reconstruction", recomputed["test_reconstruction"])
+glue("ch07_kl", recomputed["test_kl"])
+table(
+    ["figure", "recomputed", "metrics.json"],
+    [
+        [name, f"{recomputed[key]:.2f}", f"{getattr(metrics, key):.2f}"]
+        for name, key in [
+            ("test ELBO", "test_elbo"),
+            ("reconstruction term", "test_reconstruction"),
+            ("KL term", "test_kl"),
+        ]
+    ],
+    align="lrr",
+    caption="Test figures of `results/latent50`, nats per image, 10,000 test images.",
+    name="tab-07-elbo",
+)
 
 # %% [markdown]
-# Compare the two parts with chapter 5's: there, reconstruction cost about 150 nats per
-# image and the code only a few. Here the code costs several times more nats, because
-# fifty numbers can hold far more about a digit, and in exchange the reconstruction term
-# shrinks to a fraction of what it was. The ELBO rewards that trade whenever the nats
-# spent on the code save more nats of reconstruction.
+# The recomputed test ELBO is {glue:text}`ch07_elbo:.2f` nats per image
+# (`metrics.json`: {glue:text}`ch07_elbo_saved:.2f`), of which the reconstruction term is
+# {glue:text}`ch07_reconstruction:.2f` and the KL term {glue:text}`ch07_kl:.2f`. Compare
+# the two parts with those of chapter 5's model ({numref}`tab-07-tutorial` below): here
+# the code costs several times more nats, because fifty numbers can hold far more about a
+# digit, and in exchange the reconstruction term shrinks to a fraction of what it was. The
+# ELBO rewards that trade whenever the nats spent on the code save more nats of
+# reconstruction.
 #
 # ## A tighter bound on log p(x)
 #
-# The ELBO is a lower bound on $\log p_\theta(x)$, and chapter 4 showed by how much it
-# falls short: by $\mathrm{KL}\bigl(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x)\bigr)$, how
-# far the encoder's Gaussian is from the model's true posterior. The importance-weighted
-# bound {cite}`burda2016`
+# The ELBO is a lower bound on $\log p_\theta(x)$, and [chapter 4](04_elbo.ipynb) showed by
+# how much it falls short: by $\mathrm{KL}\bigl(q_\phi(z \mid x) \,\|\, p_\theta(z \mid x)
+# \bigr)$, how far the encoder's Gaussian is from the model's true posterior. The
+# importance-weighted bound {cite}`burda2016`
 #
 # $$
 # \mathcal{L}_k(x) = \mathbb{E}_{z_1, \dots, z_k \sim q_\phi(z \mid x)}
 # \left[\log \frac{1}{k} \sum_{j=1}^{k} \frac{p_\theta(x, z_j)}{q_\phi(z_j \mid x)}\right]
-# $$
+# $$ (eq-07-iw)
 #
-# is the ELBO for $k = 1$, never decreases as $k$ grows, and tends to
-# $\log p_\theta(x)$ as $k \to \infty$. With $k = 1000$ it costs a thousand decoder passes
-# per image, which is why the evaluation command computes it on part of the test set
-# only, as many images as `--iw-images` says; `metrics.json` records how many and which
-# (this model's bound was computed on the first 2,000; `evaluate` now takes a fixed random
-# subset, as chapter 8 explains). To compare like with like, we compute the ELBO on the
-# same images:
+# is the ELBO for $k = 1$, never decreases as $k$ grows, and tends to $\log p_\theta(x)$
+# as $k \to \infty$. It costs $k$ decoder passes per image, which is why the evaluation
+# command computes {eq}`eq-07-iw` on a random subset of the test images only, as many as
+# `--iw-images` says, drawn from a fixed seed that `metrics.json` records. To compare like
+# with like, we compute the ELBO on the same images:
 
 # %% tags=["nbval-ignore-output"]
-if metrics.test_iw_bound is None:
-    raise RuntimeError(f"{RUN.path} has no bound L_k yet: run `python -m vae_lib evaluate {RUN.path}`")
-n_iw, k = metrics.iw_images, metrics.iw_samples
-first = metrics.iw_subset == "first"
-same = test_images[:n_iw] if first else test_images[random_subset(len(test_images), n_iw)]
+if bound is None:
+    hint = f"run `python -m vae_lib evaluate {RUN.path}`"
+    raise RuntimeError(f"{RUN.path} has no bound L_k yet: {hint}")
+if bound.subset_seed is None:
+    same = test_images
+else:
+    same = test_images[random_subset(len(test_images), bound.images, bound.subset_seed)]
 elbo_same = evaluate(model, same)["test_elbo"]
-print(f"on the {'first' if first else 'random subset of'} {n_iw:,} test images:")
-lines = {"ELBO, recomputed": elbo_same, "ELBO, metrics.json": metrics.iw_images_elbo}
-lines[f"L_{k}, metrics.json"] = metrics.test_iw_bound
-for label, value in lines.items():
-    print(f"  {label:22s}{value:8.2f} nats per image")
-print(f"  {f'gap L_{k} - ELBO':22s}{metrics.test_iw_bound - elbo_same:8.2f} nats")
+glue("ch07_k", bound.k)
+glue("ch07_iw_images", bound.images)
+glue("ch07_iw_bound", bound.mean)
+glue("ch07_iw_stderr", bound.stderr)
+glue("ch07_iw_estimate", bound.estimate)
+glue("ch07_iw_estimate_stderr", bound.estimate_stderr)
+glue("ch07_iw_gap", bound.mean - bound.elbo)
+glue("ch07_elbo_noise", elbo_same - bound.elbo)
+L_k = f"$\\mathcal{{L}}_{{{bound.k}}}$"
+seed = "all" if bound.subset_seed is None else f"subset seed {bound.subset_seed}"
+table(
+    ["figure", f"{bound.images:,} test images ({seed})"],
+    [
+        ["ELBO, recomputed", f"{elbo_same:.2f}"],
+        ["ELBO, metrics.json", f"{bound.elbo:.2f}"],
+        [f"{L_k}, metrics.json", f"{bound.mean:.2f} ± {bound.stderr:.2f}"],
+        [f"gap {L_k} − ELBO (metrics.json)", f"{bound.mean - bound.elbo:.2f}"],
+        [
+            f"{L_k} of all {bound.total:,}, estimated",
+            f"{bound.estimate:.2f} ± {bound.estimate_stderr:.2f}",
+        ],
+    ],
+    align="lr",
+    caption="The bound of `results/latent50`, nats per image; ± is the standard error"
+    " across the bounded images.",
+    name="tab-07-bound",
+)
 
 # %% [markdown]
+# On its {glue:text}`ch07_iw_images:,` images, $\mathcal{L}_{k}$ with
+# $k =$ {glue:text}`ch07_k:,` is {glue:text}`ch07_iw_bound:.2f` ±
+# {glue:text}`ch07_iw_stderr:.2f` nats per image, {glue:text}`ch07_iw_gap:.2f` nats above
+# the ELBO of the same images ({numref}`tab-07-bound`). The ± is the standard error across
+# the images: how far another random subset could move the mean. The ELBO recomputed here
+# differs from the one in `metrics.json` by {glue:text}`ch07_elbo_noise:+.2f` nats: each
+# is a one-sample estimate, and `evaluate` seeds an image's sample by its position, which
+# is another one in the subset than in the whole test set. From the subset's gap,
+# `evaluate` also estimates the bound's mean over all 10,000 test images,
+# {glue:text}`ch07_iw_estimate:.2f` ± {glue:text}`ch07_iw_estimate_stderr:.2f`
+# ([chapter 8](08_papers.ipynb) explains the estimate and why its error is smaller).
+#
 # The gap is by how much, at least, the ELBO undersells the model. The ELBO falls short
 # of $\log p_\theta(x)$ only because of the encoder's imperfect inference, not because of
 # any weakness of the generative model, and importance weighting recovers part of that
 # shortfall: it tries many codes per image and weights each by how well it explains the
-# digit. Since $\mathcal{L}_{1000} \le \log p_\theta(x)$, the gap is a lower bound on the
+# digit. Since $\mathcal{L}_k \le \log p_\theta(x)$, the gap is a lower bound on the
 # encoder's KL divergence from the true posterior, averaged over the images.
 # {cite:t}`cremer2018` split this *inference gap* into the part due to the Gaussian form
 # of $q$ and the part due to one encoder serving all images.
 #
-# $\mathcal{L}_{1000}$ is the figure to quote as an estimate of the test log-likelihood,
+# $\mathcal{L}_k$ is the figure to quote as an estimate of the test log-likelihood,
 # with the number of images it was computed on. It is still a bound, from below: the true
 # $\log p_\theta(x)$ is higher still, by an unknown amount that shrinks as $k$ grows.
 #
@@ -195,25 +286,27 @@ print(f"  {f'gap L_{k} - ELBO':22s}{metrics.test_iw_bound - elbo_same:8.2f} nats
 #
 # $$
 # A_u = \operatorname{Cov}_x\!\bigl(\mathbb{E}_{q_\phi(z \mid x)}[z_u]\bigr),
-# $$
+# $$ (eq-07-activity)
 #
 # and call a unit *active* if $A_u > 10^{-2}$. An active unit's posterior mean moves
 # with the image, so it carries information about it; an inactive unit says the same
 # thing about every image, which is nothing. `vae_lib.evaluate.active_units` computes
-# $A_u$ over the 10,000 test images and counts.
+# {eq}`eq-07-activity` over the 10,000 test images and counts.
 
 # %%
 n_active = active_units(model, test_images)
+glue("ch07_active", n_active)
+glue("ch07_latent", config.latent_dim)
 print(f"{n_active} of {config.latent_dim} units active")
 
 # %% [markdown]
-# A count is a summary, and the threshold is a convention. The left panel shows the
-# activities themselves, most active unit first, on a logarithmic scale; the right panel
-# shows each unit's average KL term over the test images, in the same order. The KL term
-# is what a unit's code costs in nats, so it measures how much the model actually uses
-# it; the printout below says how many units carry 90% and 99% of the code's total KL.
+# {glue:text}`ch07_active` of the {glue:text}`ch07_latent` units are active. A count is
+# a summary, and the threshold is a convention. {numref}`fig-07-units` shows the
+# activities themselves, most active unit first, on a logarithmic scale, and each unit's
+# average KL term over the test images, in the same order. The KL term is what a unit's
+# code costs in nats, so it measures how much the model actually uses it.
 
-# %% tags=["nbval-ignore-output"]
+# %% mystnb={"figure": {"caption": "Left: the activity {eq}`eq-07-activity` of each latent unit, most active first, with the threshold of 10\u207b\u00b2; right: each unit's average KL term over the test images, same order.", "name": "fig-07-units"}} tags=["nbval-ignore-output"]
 means, logvars = [], []
 for start in range(0, len(test_images), 1000):
     mean, logvar = model.encode(test_images[start : start + 1000])
@@ -224,70 +317,87 @@ activity = means.var(axis=0)
 kl_per_unit = (0.5 * (means**2 + np.exp(logvars) - logvars - 1.0)).mean(axis=0)
 order = np.argsort(activity)[::-1]
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4))
+fig, (left, right) = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH, 3.6))
 left.bar(range(config.latent_dim), activity[order], color="tab:blue")
 left.axhline(1e-2, color="tab:red", linestyle="--", label="threshold $10^{-2}$")
 left.set_yscale("log")
-left.set_title("Activity $A_u$ of each unit")
+left.set_title("Activity $A_u$", fontsize=plots.LABEL_SIZE)
 left.legend()
 right.bar(range(config.latent_dim), kl_per_unit[order], color="tab:orange")
-right.set_title("Average KL term of each unit (nats)")
+right.set_title("Average KL term (nats)", fontsize=plots.LABEL_SIZE)
 for ax in (left, right):
-    ax.set_xlabel("latent unit, most active first")
+    ax.set_xlabel("latent unit, most active first", fontsize=plots.LABEL_SIZE)
     ax.grid(alpha=0.3, axis="y")
 fig.tight_layout()
 plt.show()
+
+# %% tags=["nbval-ignore-output"]
 active = activity > 1e-2
-print(f"KL of the active units:   {kl_per_unit[active].sum():6.2f} nats ({active.sum()} units)")
-print(f"KL of the inactive units: {kl_per_unit[~active].sum():6.2f} nats ({(~active).sum()} units)")
 share = np.cumsum(np.sort(kl_per_unit)[::-1]) / kl_per_unit.sum()
-for fraction in (0.9, 0.99):
-    print(f"{fraction:.0%} of the KL is in {int(np.searchsorted(share, fraction)) + 1} units")
+units_for = {f: int(np.searchsorted(share, f)) + 1 for f in (0.9, 0.99)}
+glue("ch07_kl_active", float(kl_per_unit[active].sum()))
+glue("ch07_kl_inactive", float(kl_per_unit[~active].sum()))
+glue("ch07_units_90", units_for[0.9])
+glue("ch07_units_99", units_for[0.99])
+for name, units in [("active", active), ("inactive", ~active)]:
+    print(f"KL of the {units.sum()} {name} units: {kl_per_unit[units].sum():.2f} nats")
+for fraction, units in units_for.items():
+    print(f"{fraction:.0%} of the KL is in {units} units")
 
 # %% [markdown]
-# The activities fall off gradually rather than in two clean groups, so another threshold
-# would give another count, and a unit can pass $10^{-2}$ while its code costs a small
-# fraction of a nat: its posterior mean moves a little with the image, but its posterior
-# variance stays close to the prior's, so it tells the decoder little. The KL panel is the
-# sharper picture of how many dimensions the model really uses. Dimensions it does not
-# need cost it nothing: the ELBO drives them towards the prior. How many end up used
-# depends on the data, the networks and the training, not on anything we told the model.
+# The active units carry {glue:text}`ch07_kl_active:.2f` nats of KL per image, the
+# inactive ones {glue:text}`ch07_kl_inactive:.2f`; 90 % of the code's KL sits in
+# {glue:text}`ch07_units_90` units and 99 % in {glue:text}`ch07_units_99`. The activities
+# fall off gradually rather than in two clean groups, so another threshold would give
+# another count, and a unit can pass $10^{-2}$ while its code costs a small fraction of a
+# nat: its posterior mean moves a little with the image, but its posterior variance stays
+# close to the prior's, so it tells the decoder little. The KL panel is the sharper
+# picture of how many dimensions the model really uses. Dimensions it does not need cost
+# it nothing: the ELBO drives them towards the prior. How many end up used depends on the
+# data, the networks and the training, not on anything we told the model.
 #
 # ## Training
 #
-# The training curves, from the run's history. The test ELBO passed the tutorial's
-# ten-epoch figure within the first epoch, and most of the later gain is in the
-# reconstruction term.
+# The training curves, from the run's history ({numref}`fig-07-curves`).
 
-# %% tags=["nbval-ignore-output"]
+# %% mystnb={"figure": {"caption": "Training curves of `results/latent50`: the loss (\u2212ELBO) in training and on the test set, and the test loss's reconstruction and KL terms.", "name": "fig-07-curves"}} tags=["nbval-ignore-output"]
 plots.plot_history(history)
 plt.show()
 
-# %% tags=["nbval-ignore-output"]
+# %%
+TUTORIAL_ELBO = next(r.value for r in literature.rows() if r.cite == "tfcvae")
 seconds = np.array([row["seconds"] for row in history])
-print(
-    f"{len(history)} epochs, {seconds.mean():.1f} s per epoch on average "
-    f"(fastest {seconds.min():.1f} s), {seconds.sum() / 60:.1f} minutes in all"
-)
-for row in (history[0], history[-1]):
-    print(
-        f"after epoch {row['epoch']:2.0f}: test ELBO {row['test_elbo']:7.2f} nats "
-        f"(reconstruction {row['test_reconstruction']:7.2f}, KL {row['test_kl']:5.2f})"
-    )
+steps = math.ceil(60_000 / config.batch_size)
+tutorial_steps = math.ceil(60_000 / tutorial_config.batch_size)
+glue("ch07_first_elbo", history[0]["test_elbo"])
+glue("ch07_tutorial_elbo", TUTORIAL_ELBO)
+glue("ch07_seconds_mean", float(seconds.mean()))
+glue("ch07_seconds_min", float(seconds.min()))
+glue("ch07_minutes", float(seconds.sum() / 60))
+glue("ch07_steps", steps)
+glue("ch07_tutorial_steps", tutorial_steps)
+print(f"{len(history)} epochs, {seconds.mean():.1f} s per epoch on average")
+print(f"fastest {seconds.min():.1f} s, {seconds.sum() / 60:.1f} minutes in all")
+print(f"test ELBO after epoch 1: {history[0]['test_elbo']:.2f} nats")
 
 # %% [markdown]
-# These are the seconds of the machine that trained the model, with two CPU cores; on a
-# machine shared with other jobs they vary from epoch to epoch more than the work does.
-# With batch 128 an epoch is 469 steps, a quarter of the tutorial's 1,875, and each step
-# has four times the images to keep the cores busy, so the larger model costs less time
-# per epoch than its size alone would suggest.
+# After its first epoch the test ELBO was already {glue:text}`ch07_first_elbo:.2f` nats,
+# past the tutorial's ten-epoch {glue:text}`ch07_tutorial_elbo:.2f`; most of the later
+# gain is in the reconstruction term. An epoch took {glue:text}`ch07_seconds_mean:.1f` s
+# on average (the fastest {glue:text}`ch07_seconds_min:.1f` s), on the two-core CPU of
+# the machine that trained the model, {glue:text}`ch07_minutes:.0f` minutes in all; on
+# a machine shared with other jobs they vary from epoch to epoch more than the work does.
+# With batch 128 an epoch is {glue:text}`ch07_steps` steps, a quarter of the tutorial's
+# {glue:text}`ch07_tutorial_steps:,`, and each step has four times the images to keep the
+# cores busy, so the larger model costs less time per epoch than its size alone would
+# suggest.
 #
 # ## Samples and reconstructions
 #
-# The same figures as in chapter 6, with the same seed and the same test digits.
-# Samples from the prior first:
+# The same figures as in [chapter 6](06_generation.ipynb), with the same seed and the same
+# test digits. Samples from the prior first ({numref}`fig-07-samples`):
 
-# %% tags=["nbval-ignore-output"]
+# %% mystnb={"figure": {"caption": "48 digits generated by the 50-dimensional model from codes drawn from its prior (the seed of chapter 6's samples).", "name": "fig-07-samples"}} tags=["nbval-ignore-output"]
 plots.plot_samples(model, n=48, seed=1, ncols=16)
 plt.show()
 
@@ -295,24 +405,23 @@ plt.show()
 # The strokes are sharp, with the thickness and slant of handwriting, where the
 # two-dimensional model drew soft averages. But many samples are not good digits. A
 # code from the prior can land where the *aggregate posterior*, the codes of real
-# images, is thin (chapter 6), and the decoder was never trained there; in fifty
-# dimensions there is far more room for such holes than in two, and a better ELBO does
-# not close them. The encoder and decoder are much better than the prior they sample
-# from. Reconstructions, which decode codes of real images, show the model at its best.
-# The first 16 test digits, with chapter 5's model in the middle row when its run folder
-# is present:
+# images, is thin ([chapter 6](06_generation.ipynb)), and the decoder was never trained
+# there; in fifty dimensions there is far more room for such holes than in two, and a
+# better ELBO does not close them. The encoder and decoder are much better than the prior
+# they sample from. Reconstructions, which decode codes of real images, show the model at
+# its best ({numref}`fig-07-reconstructions`): the first 16 test digits, with chapter 5's
+# model in the middle row when its run folder is present.
 
-# %% tags=["nbval-ignore-output"]
+# %% mystnb={"figure": {"caption": "The first 16 test digits, their reconstructions by chapter 5's two-dimensional model (when its run is present) and by the 50-dimensional one.", "name": "fig-07-reconstructions"}} tags=["nbval-ignore-output"]
 first = test_images[:16]
 rows = {"input": first}
 tutorial_dir = Path(tutorial_run(quick=False)[1])
 try:
     _, tutorial_model, _ = RunFolder(tutorial_dir).load()
-    rows["latent 2 (ch. 5)"] = plots.reconstruct(tutorial_model, first)
+    rows["latent 2 (ch. 5)"] = tutorial_model.reconstruct(first)
 except FileNotFoundError:
     print(f"no trained run in {tutorial_dir}: run chapter 5 to compare with it")
-rows[f"latent {config.latent_dim}"] = plots.reconstruct(model, first)
-
+rows[f"latent {config.latent_dim}"] = model.reconstruct(first)
 plots.plot_image_rows(rows)
 plt.show()
 
@@ -323,50 +432,44 @@ plt.show()
 #
 # ## Comparison with the tutorial
 #
-# The tutorial reports a test ELBO of −157.0 nats after 10 epochs with its
-# two-dimensional latent space (its current version's printout), and −78.3 nats after
-# 100 epochs with a fifty-dimensional one (the setting of its earlier versions)
-# {cite}`tfcvae`. Both are, like ours, single-sample estimates of the ELBO on the
-# 10,000 statically binarized test images, so they measure the same thing. The table
-# is built from the tutorial's two reported figures and from our runs' own files: chapter
-# 5's history, if its run folder is present, and this model's `metrics.json`. These are
-# figures on *thresholded* digits, comparable with each other and with the tutorial, not
-# with the papers' figures on stochastically binarized MNIST: chapter 8 measures our
-# models the papers' way and sets them beside the published ones.
+# The tutorial's printout, in the copy of its page this book was written from (it carries
+# no date and no commit), gives a test ELBO of {glue:text}`ch07_tutorial_elbo:.2f` nats
+# after 10 epochs with its two-dimensional latent space {cite}`tfcvae`: like ours, a
+# single-sample estimate of the ELBO on the 10,000 thresholded test images, so it measures
+# the same thing. (The tutorial suggests larger networks, but that copy reports no figure
+# for them, so there is none to compare this model with.) {numref}`tab-07-tutorial` is
+# built from that figure and from our runs' own files: chapter 5's history, if its run
+# folder is present, and this model's `metrics.json`. These are figures on *thresholded*
+# digits, comparable with each other and with the tutorial, not with the papers' figures
+# on stochastically binarized MNIST: [chapter 8](08_papers.ipynb) measures our models the
+# papers' way and sets them beside the published ones.
 
 # %% tags=["nbval-ignore-output"]
-TUTORIAL_REPORTED = {2: (10, -157.0), 50: (100, -78.3)}  # latent: (epochs, test ELBO)
-
-
-def row(name: str, latent: int, epochs: int, *nats: str) -> None:
-    """One line: the test ELBO, and its reconstruction and KL parts where known."""
-    print(f"{name:32s}{latent:7d}{epochs:7d}" + "".join(f"{n:>10s}" for n in nats))
-
-
-print(f"{'':32s}{'latent':>7s}{'epochs':>7s}{'test ELBO':>10s}{'reconstr.':>10s}{'KL':>10s}")
-epochs, elbo = TUTORIAL_REPORTED[2]
-row("tutorial, as reported", 2, epochs, f"{elbo:.1f}")
+rows = [["the tutorial, as printed", 2, 10, f"{TUTORIAL_ELBO:.2f}", "", ""]]
+keys = ("test_elbo", "test_reconstruction", "test_kl")
 if (tutorial_dir / "history.csv").exists():
-    last = np.genfromtxt(tutorial_dir / "history.csv", delimiter=",", names=True)[-1]
-    parts = (f"{last[key]:.2f}" for key in ("test_elbo", "test_reconstruction", "test_kl"))
-    row(f"chapter 5, {tutorial_dir}", tutorial_config.latent_dim, int(last["epoch"]), *parts)
-epochs, elbo = TUTORIAL_REPORTED[50]
-row("tutorial, as reported", 50, epochs, f"{elbo:.1f}")
-parts = (f"{value:.2f}" for value in (metrics.test_elbo, metrics.test_reconstruction, metrics.test_kl))
-row(f"chapter 7, {RUN.path}", config.latent_dim, metrics.epochs, *parts)
-print(
-    f"{'':32s}and L_{metrics.iw_samples} = {metrics.test_iw_bound:.2f} nats "
-    f"on the first {metrics.iw_images:,} test images"
+    last = RunFolder(tutorial_dir).read_history()[-1]
+    parts = [f"{last[key]:.2f}" for key in keys]
+    rows.append([f"chapter 5, `{tutorial_dir}`", 2, int(last["epoch"]), *parts])
+parts = [f"{getattr(metrics, key):.2f}" for key in keys]
+this_run = "this chapter, `results/latent50`"
+rows.append([this_run, config.latent_dim, metrics.epochs, *parts])
+table(
+    ["run", "latent", "epochs", "test ELBO", "reconstruction", "KL"],
+    rows,
+    align="lrrrrr",
+    caption="Test figures on thresholded MNIST, single-sample ELBO, nats per image.",
+    name="tab-07-tutorial",
 )
 
-target = TUTORIAL_REPORTED[50][1]
-passed = next((int(row["epoch"]) for row in history if row["test_elbo"] >= target), None)
-if passed is None:
-    print(f"our test ELBO did not reach the tutorial's 100-epoch {target} in {len(history)} epochs")
-else:
-    print(f"our test ELBO first passed the tutorial's 100-epoch {target} after epoch {passed}")
+# %%
+glue("ch07_vs_tutorial", metrics.test_elbo - TUTORIAL_ELBO)
+glue("ch07_ratio", metrics.test_elbo / TUTORIAL_ELBO)
 
 # %% [markdown]
+# This model's test ELBO is {glue:text}`ch07_vs_tutorial:.2f` nats per image higher than
+# the tutorial's, {glue:text}`ch07_ratio:.0%` of its nats.
+#
 # ## What made it better
 #
 # Four changes, each for a reason:
@@ -381,18 +484,18 @@ else:
 #   gradient noise of more images, which makes a larger step safe; each epoch then needs
 #   a quarter of the steps, and each step hands the hardware more work at once, which it
 #   does more efficiently than many small steps.
-# * **The analytic KL term** in the training loss (chapter 4): the same expected
-#   objective as the single-sample estimate, with less noise in its gradient.
+# * **The analytic KL term** in the training loss ([chapter 4](04_elbo.ipynb)): the same
+#   expected objective as the single-sample estimate, with less noise in its gradient.
 #
-# Together they reach in 20 epochs what the tutorial reported after 100. This is one
-# run, though, not an ablation: which change contributes how much is not measured here,
-# and the exercises below are the way to find out.
+# This is one run, though, not an ablation: which change contributes how much is not
+# measured here, and the exercises below are the way to find out.
 #
 # ## Summary
 #
 # * The model of this chapter was trained once with one command and committed;
-#   `committed_run(...).load()` loads it, and `evaluate` reproduces its test ELBO from the weights.
-# * The importance-weighted bound $\mathcal{L}_{1000}$ is higher than the ELBO on the same
+#   `committed_run(...).load()` loads it, and `evaluate` reproduces its test ELBO from the
+#   weights.
+# * The importance-weighted bound {eq}`eq-07-iw` is higher than the ELBO on the same
 #   images: the ELBO's shortfall from $\log p_\theta(x)$ is the encoder's imperfect
 #   inference, not the generative model's, and importance weighting recovers part of it.
 # * The active-unit count of {cite:t}`burda2016` says how many latent dimensions the
@@ -400,9 +503,7 @@ else:
 #   information, sits in fewer of them.
 # * Reconstructions keep the particular digit and samples are sharp, though many are not
 #   good digits: the prior has regions that no real image's code reaches. The test ELBO
-#   is roughly half as many nats per image as with two latent dimensions.
-# * A larger latent space, wider layers, a larger batch and learning rate and the
-#   analytic KL reach the tutorial's 100-epoch figure in 20 epochs.
+#   is about half as many nats per image as with two latent dimensions.
 #
 # ## Exercises
 #
@@ -411,13 +512,12 @@ else:
 #    try `--filters 32,64`, and then `--kl monte_carlo`.
 # 2. Retrain with `--latent-dim 100`. Does the test ELBO improve? How many units are
 #    active? What does that say about the number the model "needs"?
-# 3. Compute $\mathcal{L}_k$ for $k = 1, 10, 100, 1000$ with
-#    `vae_lib.evaluate.evaluate_iw_bound` on the first 100 test images, and plot it
-#    against $\log k$. Where does it flatten?
+# 3. Compute $\mathcal{L}_k$ for $k = 1, 10, 100, 1000$ with `vae_lib.evaluate.iw_bounds`
+#    on the first 100 test images, and plot it against $\log k$. Where does it flatten?
 # 4. In the posterior means of a few test digits, set the units that carry almost no KL
 #    (the right end of the KL panel) to zero and decode. Do the reconstructions change?
 #    Then take the unit with the largest KL, vary it from −3 to 3 with the others fixed:
 #    what does it control?
 # 5. The recomputed ELBO uses one posterior sample per image. Evaluate it with several
 #    seeds (the `seed` argument of `evaluate`) and estimate its standard error. Is the
-#    difference between two of the runs in the table larger than that?
+#    difference between two of the runs in {numref}`tab-07-tutorial` larger than that?

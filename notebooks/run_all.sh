@@ -3,12 +3,13 @@
 # chapter 5 trains the tutorial's recipe, 10 epochs on all 60,000 images (about
 # 3 minutes on two CPU cores); chapter 6 reuses that run from its checkpoint.
 #
-#   VAE_DATA_DIR=/path/to/mnist bash notebooks/run_all.sh            # all chapters
-#   VAE_DATA_DIR=/path/to/mnist bash notebooks/run_all.sh 04_elbo    # some chapters
+#   VAE_DATA_DIR=/path/to/mnist bash notebooks/run_all.sh            # all chapters, appendices
+#   VAE_DATA_DIR=/path/to/mnist bash notebooks/run_all.sh 04_elbo    # some of them
 #
-# Each notebook is first synced with its .py twin (whichever was edited last wins),
-# executed in place, and synced again. The training run in notebooks/runs/tutorial is
-# deleted first so that the outputs come from the current code; KEEP_RUN=1 keeps it.
+# Each notebook is first synced with its .py twin (whichever was edited last wins; a
+# chapter that has only its .py gets its .ipynb), executed in place, and synced again.
+# The chapters are NN_name, the appendices AN_name (A1_training_speed). The training run
+# in notebooks/runs/tutorial is deleted first so that the outputs come from the current code; KEEP_RUN=1 keeps it.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,9 +26,10 @@ export JUPYTER_PATH="$here/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 
 if [[ $# -gt 0 ]]; then
     chapters=("${@%.ipynb}")
+    chapters=("${chapters[@]%.py}")
 else
     chapters=()
-    for notebook in [0-9][0-9]_*.ipynb; do chapters+=("${notebook%.ipynb}"); done
+    for notebook in [0-9][0-9]_*.py A[0-9]_*.py; do chapters+=("${notebook%.py}"); done
 fi
 
 if [[ "${KEEP_RUN:-0}" != 1 && " ${chapters[*]} " == *" 05_training "* ]]; then
@@ -36,7 +38,11 @@ fi
 
 for chapter in "${chapters[@]}"; do
     start=$SECONDS
-    jupytext --sync --quiet "$chapter.ipynb"
+    if [[ -e "$chapter.ipynb" ]]; then
+        jupytext --sync --quiet "$chapter.ipynb"
+    else
+        jupytext --to ipynb --quiet "$chapter.py"
+    fi
     # nbclient's `jupyter execute` is `jupyter nbconvert --execute --inplace` without nbconvert.
     log="$(mktemp)"
     if ! jupyter execute --inplace --timeout=3600 "$chapter.ipynb" 2>"$log"; then

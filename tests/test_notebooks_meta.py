@@ -21,7 +21,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 BOOK = ROOT / "book"
-CHAPTERS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+# The chapters, then the appendices (A1_...), in the order of the table of contents.
+CHAPTERS = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(
+    p.stem for p in NOTEBOOKS.glob("A[0-9]_*.ipynb")
+)
 EXPECTED_CHAPTERS = [
     "01_data",
     "02_encoder_decoder",
@@ -31,6 +34,7 @@ EXPECTED_CHAPTERS = [
     "06_generation",
     "07_results",
     "08_papers",
+    "A1_training_speed",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.
 TF_LOG_LINE = re.compile(
