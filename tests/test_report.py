@@ -15,7 +15,7 @@ from vae_lib.run import RunFolder
 
 def test_epoch_images_become_an_animated_gif(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
-    hook = EpochImages(run, latent_dim=2, n=9)
+    hook = EpochImages(run, n=9)
     for epoch in range(3):
         hook(epoch, CVAE(latent_dim=2))  # new weights: frames that differ, as in training
     frames = readable_frames(run)
@@ -32,8 +32,8 @@ def test_epoch_images_become_an_animated_gif(tmp_path: Path) -> None:
 def test_every_frame_decodes_the_same_codes(tmp_path: Path) -> None:
     model = CVAE(latent_dim=2)
     first, again = (
-        EpochImages(RunFolder(tmp_path / "a"), 2),
-        EpochImages(RunFolder(tmp_path / "b"), 2),
+        EpochImages(RunFolder(tmp_path / "a")),
+        EpochImages(RunFolder(tmp_path / "b")),
     )
     for hook in (first, again):
         hook.run.create()
@@ -45,7 +45,7 @@ def test_every_frame_decodes_the_same_codes(tmp_path: Path) -> None:
 
 def test_a_damaged_frame_is_left_out_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = RunFolder(tmp_path)
-    hook = EpochImages(run, latent_dim=2)
+    hook = EpochImages(run)
     for epoch in range(2):
         hook(epoch, CVAE(latent_dim=2))
     path = run.epoch_image(1)

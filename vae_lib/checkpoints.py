@@ -136,7 +136,7 @@ def save(
         prefix = Path(manager.save(checkpoint_number=epoch))
     except (OSError, tf.errors.OpError) as err:
         _remove_unlisted(directory)
-        raise CheckpointError(_reason(err)) from None
+        raise CheckpointError(reason(err)) from None
     _remove_unlisted(directory)  # what a run killed while writing left
     return prefix
 
@@ -155,7 +155,7 @@ def load(prefix: Path, model: keras.Model, optimizer: keras.optimizers.Optimizer
     try:
         saved = tf.train.load_checkpoint(str(prefix)).get_variable_to_shape_map()
     except (tf.errors.OpError, ValueError) as err:
-        raise CheckpointError(f"{index} is damaged ({_reason(err)})") from None
+        raise CheckpointError(f"{index} is damaged ({reason(err)})") from None
     history = tf.Variable("")
     root = _root(model, optimizer, history)
     # Checked before reading, which would fail on the first mismatch with a page of warnings.
@@ -174,7 +174,7 @@ def load(prefix: Path, model: keras.Model, optimizer: keras.optimizers.Optimizer
         root.read(str(prefix)).expect_partial()  # optimizer state is left unread without an optimizer
         return json.loads(history.numpy().decode())
     except (tf.errors.OpError, ValueError, IndexError) as err:  # IndexError: a data file cut short
-        raise CheckpointError(f"{data} is damaged ({_reason(err)})") from None
+        raise CheckpointError(f"{data} is damaged ({reason(err)})") from None
 
 
 def _remove_unlisted(directory: Path) -> None:
@@ -189,8 +189,11 @@ def _remove_unlisted(directory: Path) -> None:
                 path.unlink()
 
 
-def _reason(err: BaseException) -> str:
-    """What went wrong, in one short line."""
-    text = err.message if isinstance(err, tf.errors.OpError) else str(err)
+def reason(err: BaseException) -> str:
+    """What went wrong, in one short line: TensorFlow's message, the OS's words, or the text."""
+    if isinstance(err, tf.errors.OpError):
+        text = err.message
+    else:
+        text = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
     text = " ".join(text.split())
     return text if len(text) <= 200 else text[:199] + "…"

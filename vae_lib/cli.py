@@ -33,7 +33,7 @@ from typing import Any, Literal, get_args, get_origin
 from vae_lib.config import ConfigError, TrainConfig, field_types, is_optional
 from vae_lib.data import VALIDATION_SIZE, DataError, load_mnist
 from vae_lib.evaluate import evaluate_run
-from vae_lib.run import RunFolderError
+from vae_lib.run import Metrics, RunFolderError
 from vae_lib.train import NonFiniteLossError, train
 
 
@@ -133,11 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 def run_train(args: argparse.Namespace, config: TrainConfig) -> int:
     mnist = load_mnist(args.data_dir, config.dataset)
     trained = train(config, args.out, mnist, progress=not args.quiet)
-    last = trained.history[-1]
-    seconds = sum(row["seconds"] for row in trained.history) / len(trained.history)
+    metrics = Metrics.of_history(trained.history, trained.config)
     print(
-        f"{trained.config.judged_on} ELBO after {len(trained.history)} epochs: {last['test_elbo']:.2f} nats "
-        f"({seconds:.1f} s per epoch, {trained.config.precision}); results in {args.out}"
+        f"{trained.config.judged_on} ELBO after {metrics.epochs} epochs: {metrics.test_elbo:.2f} nats "
+        f"({metrics.seconds_per_epoch:.1f} s per epoch, {trained.config.precision}); results in {args.out}"
     )
     return 0
 

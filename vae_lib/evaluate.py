@@ -63,11 +63,14 @@ def elbo_per_image(model: CVAE, images: np.ndarray, batch_size: int = 500, seed:
 def evaluate(model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
     """Mean ELBO, reconstruction log-likelihood and KL per image of ``images``, in nats.
 
-    The means of :func:`elbo_per_image`, by the names history.csv and metrics.json give them.
+    The means of :func:`elbo_per_image` (:func:`elbo_means`).
     """
-    elbo, reconstruction, kl = (
-        float(v) for v in elbo_per_image(model, images, batch_size, seed).mean(axis=0)
-    )
+    return elbo_means(elbo_per_image(model, images, batch_size, seed))
+
+
+def elbo_means(per_image: np.ndarray) -> dict[str, float]:
+    """The means of :func:`elbo_per_image`'s columns, by the names history.csv and metrics.json give them."""
+    elbo, reconstruction, kl = (float(v) for v in per_image.mean(axis=0))
     return {"test_elbo": elbo, "test_reconstruction": reconstruction, "test_kl": kl}
 
 
@@ -179,15 +182,10 @@ def evaluate_run(
         if n is None:
             n = len(images) if tf.config.list_physical_devices("GPU") else 1000
         bound = bound_summary(model, images, k, n, per_image[:, 0], progress)
-        elbo, reconstruction, kl = (float(v) for v in per_image.mean(axis=0))
         # Everything but the bound follows from the checkpoint's history: a metrics.json
         # that is missing (a run stopped early) or damaged is written afresh.
         metrics = dataclasses.replace(
-            Metrics.of_history(history, config),
-            test_elbo=elbo,
-            test_reconstruction=reconstruction,
-            test_kl=kl,
-            bound=bound,
+            Metrics.of_history(history, config), **elbo_means(per_image), bound=bound
         )
         run.write_metrics(metrics)
     return metrics

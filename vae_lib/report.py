@@ -14,7 +14,7 @@ import imageio.v2 as imageio
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_lib import plots, streams
+from vae_lib import plots
 from vae_lib.config import TrainConfig
 from vae_lib.data import Mnist, held_out_images
 from vae_lib.model import CVAE
@@ -24,15 +24,15 @@ from vae_lib.run import History, RunFolder
 class EpochImages:
     """A training hook: after each epoch, decode the same 16 codes into ``epoch_NNNN.png``.
 
-    The same z every epoch makes the frames a film of learning.
+    The same z every epoch (:meth:`~vae_lib.model.CVAE.sample` of one seed) makes the
+    frames a film of learning.
     """
 
-    def __init__(self, run: RunFolder, latent_dim: int, seed: int = 0, n: int = 16) -> None:
-        self.run = run
-        self.z = streams.normal((n, latent_dim), streams.tf_seed(seed, streams.Stream.PRIOR))
+    def __init__(self, run: RunFolder, seed: int = 0, n: int = 16) -> None:
+        self.run, self.seed, self.n = run, seed, n
 
     def __call__(self, epoch: int, model: CVAE) -> None:
-        probabilities = model.decode(self.z, apply_sigmoid=True).numpy()
+        probabilities = model.sample(self.n, seed=self.seed).numpy()
         mosaic = plots.tile(probabilities, ncols=int(np.ceil(np.sqrt(len(probabilities)))))
         # Dark digits on white, 3× upscaled so the GIF is readable.
         frame = np.kron(255 - np.round(255 * mosaic), np.ones((3, 3))).astype(np.uint8)

@@ -108,13 +108,6 @@ class Metrics:
         return cls(**{**fields, "bound": None if bound is None else BoundSummary(**bound)})
 
 
-def _reason(err: BaseException) -> str:
-    """What went wrong, in one short line."""
-    text = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:199] + "…"
-
-
 # What reading a damaged file raises: h5py and the OS (OSError), json, keras and numpy
 # (ValueError), a JSON value of the wrong shape (TypeError, KeyError).
 _DAMAGE = (OSError, ValueError, TypeError, KeyError)
@@ -128,9 +121,9 @@ def _reading(path: Path) -> Iterator[Path]:
     except FileNotFoundError:
         raise RunFolderError(f"{path} is missing") from None
     except json.JSONDecodeError as err:
-        raise RunFolderError(f"{path} is damaged (not JSON: {_reason(err)})") from None
+        raise RunFolderError(f"{path} is damaged (not JSON: {checkpoints.reason(err)})") from None
     except _DAMAGE as err:
-        raise RunFolderError(f"{path} is damaged ({_reason(err)})") from None
+        raise RunFolderError(f"{path} is damaged ({checkpoints.reason(err)})") from None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -141,7 +134,7 @@ def _write_atomic(path: Path, text: str) -> None:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         kept = "; its previous version is intact" if path.exists() else ""
-        raise RunFolderError(f"could not write {path}: {_reason(err)}{kept}") from err
+        raise RunFolderError(f"could not write {path}: {checkpoints.reason(err)}{kept}") from err
 
 
 @dataclass(frozen=True)
@@ -174,7 +167,8 @@ class RunFolder:
         except FileExistsError:
             raise RunFolderError(f"{self.path} exists and is not a folder") from None
         except OSError as err:
-            raise RunFolderError(f"cannot create the run folder {self.path}: {_reason(err)}") from None
+            reason = checkpoints.reason(err)
+            raise RunFolderError(f"cannot create the run folder {self.path}: {reason}") from None
 
     # --- one writer -------------------------------------------------------------------------
 
@@ -402,7 +396,7 @@ def committed_run(name: str, weights: bool = True) -> RunFolder:
             os.replace(tmp, path)
         except OSError as err:  # urllib.error.URLError and HTTPError are OSErrors
             tmp.unlink(missing_ok=True)
-            reason = err.reason if type(err) is urllib.error.URLError else _reason(err)
+            reason = err.reason if type(err) is urllib.error.URLError else checkpoints.reason(err)
             raise RunFolderError(
                 f"could not download {url} ({reason}): check the network, or clone the repository "
                 "and run the chapter in it"

@@ -165,7 +165,7 @@ def _train(
     history: History = []
     if run is not None:
         run.claim(config)
-        hooks = [report.EpochImages(run, config.latent_dim, config.seed), *hooks]
+        hooks = [report.EpochImages(run, config.seed), *hooks]
         if run.latest_checkpoint() is not None:
             history = run.restore(model, optimizer, fallback=True)
     if not history:
