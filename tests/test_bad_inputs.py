@@ -26,7 +26,7 @@ import tensorflow as tf
 from conftest import write_idx, write_idx_folder, write_md5sums
 
 from vae_lib.cli import main
-from vae_lib.data import DATA_DIR_ENV, FILES, Mnist
+from vae_lib.data import DATA_DIR_ENV, FASHION_DATA_DIR_ENV, FILES, Mnist
 from vae_lib.run import RunFolder, RunFolderError
 from vae_lib.train import build_model
 
@@ -378,7 +378,8 @@ def test_offline_without_a_data_folder(
 
     monkeypatch.setattr(tf.keras.datasets.fashion_mnist, "load_data", offline)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    message = "could not download Fashion-MNIST (network is unreachable); offline, set $VAE_DATA_DIR"
+    monkeypatch.delenv(FASHION_DATA_DIR_ENV, raising=False)
+    message = "could not download Fashion-MNIST (network is unreachable); offline, set $VAE_FASHION_DATA_DIR"
     refused(
         capsys,
         1,

@@ -98,7 +98,9 @@ def test_killed_run_continues_with_the_same_command_to_the_same_history(
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (out / "checkpoints" / "latest").exists() and time.monotonic() < deadline:
+    # history.csv is written (atomically) after the epoch's checkpoint: once it exists, at
+    # least one epoch is on disk in both.
+    while not (out / "history.csv").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     process.kill()
     process.wait()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vae_lib.config import ConfigError, TrainConfig, tutorial_run
+from vae_lib.config import ConfigError, TrainConfig, family_run, tutorial_run
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,10 @@ from vae_lib.config import ConfigError, TrainConfig, tutorial_run
             {"dataset": "cifar10"},
             "dataset: 'cifar10' is not one of mnist, fashion_mnist",
         ),
+        ({"beta": -1.0}, "beta: -1.0 is not zero or positive and finite"),
+        ({"free_bits": 0.5}, "free_bits: needs kl=analytic"),
+        ({"objective": "autoencoder", "beta": 4.0}, "objective: an autoencoder has no KL term"),
+        ({"kl_warmup": 0.0}, "kl_warmup: 0.0 is not positive"),
     ],
 )
 def test_bad_config_is_refused(fields: dict, message: str) -> None:
@@ -81,3 +85,11 @@ def test_tutorial_run_is_the_recipe_or_its_quick_version(
         Path("runs/tutorial-quick"),
     )
     assert tutorial_run(quick=False)[0] == TrainConfig(precision="float32")
+
+
+def test_family_run_is_one_recipe_with_the_chapters_change_and_a_quick_twin() -> None:
+    config, folder = family_run("beta-4", quick=False, beta=4.0)
+    assert (config.beta, config.batch_size, config.epochs, folder) == (4.0, 128, 10, Path("runs/beta-4"))
+    assert config.differences(family_run("vae", quick=False)[0]) == {"beta": (4.0, 1.0)}
+    quick, quick_folder = family_run("beta-4", quick=True, beta=4.0)
+    assert (quick.train_size, quick.epochs, quick_folder) == (2000, 1, Path("runs/beta-4-quick"))

@@ -111,6 +111,7 @@ def test_fashion_mnist_comes_from_its_own_keras_download(
     )
     monkeypatch.setattr(tf.keras.datasets.fashion_mnist, "load_data", lambda: split)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(data.FASHION_DATA_DIR_ENV, raising=False)
     assert len(load_mnist(dataset="fashion_mnist").train_images) == 10
     assert data.DATASETS["fashion_mnist"].class_names[9] == "Ankle boot"
 
@@ -133,6 +134,7 @@ def test_without_folder_the_keras_download_is_used(monkeypatch: pytest.MonkeyPat
     )
     monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", lambda: split)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(data.FASHION_DATA_DIR_ENV, raising=False)
     assert load_mnist().test_images.shape == (5, 28, 28)
 
 
@@ -144,6 +146,7 @@ def test_failed_download_says_how_to_work_offline(
 
     monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", offline)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(data.FASHION_DATA_DIR_ENV, raising=False)
     with pytest.raises(DataError, match=r"could not download MNIST .*set \$VAE_DATA_DIR"):
         load_mnist()
 
@@ -178,6 +181,18 @@ def test_train_batches_are_a_seeded_permutation(small_mnist: Mnist) -> None:
         np.sort(epoch1.sum(axis=(1, 2, 3))),
         np.sort(pipes.train_images.sum(axis=(1, 2, 3))),
     )
+
+
+def test_batches_with_labels_pair_each_image_with_its_own_label(small_mnist: Mnist) -> None:
+    pipes = make_pipelines(small_mnist, batch_size=100, seed=7)
+    images, labels = (np.concatenate(part) for part in zip(*pipes.train_dataset(1, labels=True), strict=True))
+    np.testing.assert_array_equal(images, np.concatenate(list(pipes.train_dataset(1))))
+    # Each image's label is the label of the training image with exactly those pixels.
+    by_pixels = {
+        binarize_static(small_mnist.train_images[i : i + 1]).tobytes(): label
+        for i, label in enumerate(small_mnist.train_labels)
+    }
+    assert [by_pixels[image[None].tobytes()] for image in images] == labels.tolist()
 
 
 def test_dynamic_pipeline_draws_new_pixels_each_epoch(small_mnist: Mnist) -> None:

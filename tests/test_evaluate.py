@@ -16,6 +16,7 @@ from vae_lib.evaluate import (
     elbo_per_image,
     evaluate,
     iw_bounds,
+    posterior_means,
     random_subset,
     stderr,
 )
@@ -162,3 +163,32 @@ def test_one_images_draws_match_the_plain_seed() -> None:
     seed = streams.tf_seed(0, streams.Stream.EVALUATION, 3)
     wide = tf.random.stateless_normal([11, 1, 4], seed)[:, 0]
     np.testing.assert_array_equal(wide, streams.normal(tf.constant([1, 11, 4]), seed[None])[0])
+
+
+def test_conditional_model_is_evaluated_given_the_labels(x: np.ndarray) -> None:
+    model = CVAE(latent_dim=3, classes=10)
+    labels = np.arange(len(x)) % 10
+    with pytest.raises(ValueError, match="given the images' labels"):
+        elbo_per_image(model, x)
+    with pytest.raises(ValueError, match="given the images' labels"):
+        iw_bounds(model, x[:3], 2, progress=False)
+    given = elbo_per_image(model, x, labels=labels)
+    # Other labels, other figures: the labels reach both networks.
+    assert not np.allclose(given, elbo_per_image(model, x, labels=(labels + 1) % 10))
+    bounds = iw_bounds(model, x[:6], 3, batch_size=4, progress=False, labels=labels[:6])
+    plain = [
+        importance_weighted_bound(
+            model, x[i : i + 1], 3, streams.tf_seed(0, streams.Stream.EVALUATION, i), y=labels[i : i + 1]
+        )[0]
+        for i in range(6)
+    ]
+    np.testing.assert_allclose(bounds, plain, rtol=1e-5)
+    assert posterior_means(model, x, batch_size=7, labels=labels).shape == (len(x), 3)
+
+
+def test_autoencoder_objective_is_the_reconstruction_of_the_mean(model: CVAE, x: np.ndarray) -> None:
+    rows = elbo_per_image(model, x[:8], objective="autoencoder")
+    np.testing.assert_array_equal(rows[:, 0], rows[:, 1])
+    np.testing.assert_array_equal(rows[:, 2], 0.0)
+    at_the_mean = model.decode(model.encode(x[:8])[0])
+    np.testing.assert_allclose(rows[:, 1], model.likelihood.log_prob(x[:8], at_the_mean), rtol=1e-5)

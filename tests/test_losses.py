@@ -15,6 +15,8 @@ import tensorflow_probability as tfp
 from vae_lib import streams
 from vae_lib.likelihoods import Bernoulli
 from vae_lib.losses import (
+    TrainingLoss,
+    autoencoder_terms,
     elbo_terms,
     gaussian_kl,
     importance_weighted_bound,
@@ -207,3 +209,63 @@ def test_elbo_of_a_conditional_model_takes_the_labels(x: np.ndarray) -> None:
     np.testing.assert_allclose(terms.reconstruction, expected, rtol=1e-5)
     with pytest.raises(ValueError, match="a model with classes=10 needs a label y"):
         elbo_terms(model, x, SEED)
+
+
+def test_training_loss_is_the_negative_elbo_with_its_kl_weighted_by_beta(model: CVAE, x: np.ndarray) -> None:
+    terms = elbo_terms(model, x, SEED, kl="analytic")
+    for beta in (0.0, 1.0, 4.0):
+        loss = TrainingLoss(kl="analytic", beta=beta)(model, x, SEED)
+        expected = -np.mean(terms.reconstruction) + beta * np.mean(terms.kl)
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    # A warm-up's step-by-step β overrides the configured one.
+    override = TrainingLoss(kl="analytic", beta=4.0)(model, x, SEED, beta=0.5)
+    np.testing.assert_allclose(override, -np.mean(terms.reconstruction) + 0.5 * np.mean(terms.kl), rtol=1e-5)
+    default = TrainingLoss()(model, x, SEED)
+    tutorial = -np.mean(elbo_terms(model, x, SEED, kl="monte_carlo").elbo)
+    np.testing.assert_allclose(default, tutorial, rtol=1e-5)
+
+
+def test_free_bits_clamp_each_dimensions_batch_mean_kl_from_below(model: CVAE, x: np.ndarray) -> None:
+    mean, logvar = model.encode(x)
+    per_dimension = np.mean(gaussian_kl(mean, logvar, axis=None), axis=0)  # [3]
+    np.testing.assert_allclose(per_dimension.sum(), np.mean(gaussian_kl(mean, logvar)), rtol=1e-5)
+    reconstruction = elbo_terms(model, x, SEED, kl="analytic").reconstruction
+    # λ between the smallest and the largest dimension's KL: only the small ones are lifted to λ.
+    free_bits = float(np.sort(per_dimension)[1])
+    loss = TrainingLoss(kl="analytic", free_bits=free_bits)(model, x, SEED)
+    expected = -np.mean(reconstruction) + np.maximum(per_dimension, free_bits).sum()
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    assert float(loss) > -np.mean(reconstruction) + per_dimension.sum()
+    shifted = CVAE(latent_dim=3, prior=ShiftedNormal())
+    with pytest.raises(ValueError, match="per-dimension KL, not ShiftedNormal's"):
+        TrainingLoss(kl="analytic", free_bits=0.1)(shifted, x, SEED)
+
+
+def test_autoencoder_decodes_the_mean_with_no_noise_and_no_kl(model: CVAE, x: np.ndarray) -> None:
+    terms = autoencoder_terms(model, x)
+    mean, _ = model.encode(x)
+    expected = likelihood(model.decode(mean)).log_prob(x)
+    np.testing.assert_allclose(terms.reconstruction, expected, rtol=1e-5)
+    np.testing.assert_array_equal(terms.kl, np.zeros(len(x)))
+    # No noise: any seed gives the same loss.
+    loss = TrainingLoss(autoencoder=True)
+    assert float(loss(model, x, SEED)) == float(loss(model, x, tf.constant([9, 9], tf.int64)))
+    np.testing.assert_allclose(loss(model, x, SEED), -np.mean(expected), rtol=1e-5)
+
+
+def test_conditional_bound_decodes_each_draw_with_its_images_label(x: np.ndarray) -> None:
+    model = CVAE(latent_dim=3, classes=10)
+    y = tf.constant([0, 1, 2, 3])
+    k = 5
+    bound = importance_weighted_bound(model, x, k, SEED, y=y)
+    # The same bound image by image, each with its label only: no draw is decoded with another's label.
+    mean, logvar = model.encode(x, y)
+    eps = tf.random.stateless_normal([k, 4, 3], SEED)
+    for b in range(4):
+        z = mean[b] + tf.exp(0.5 * logvar[b]) * eps[:, b]
+        log_w = (
+            likelihood(model.decode(z, y=tf.fill([k], y[b]))).log_prob(x[b])
+            + PRIOR.log_prob(z)
+            - posterior(mean[b], logvar[b]).log_prob(z)
+        )
+        np.testing.assert_allclose(bound[b], tf.reduce_logsumexp(log_w) - np.log(k), rtol=1e-5)

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from vae_lib import streams
 from vae_lib.config import TrainConfig
-from vae_lib.data import Mnist
+from vae_lib.data import Mnist, binarize_static
+from vae_lib.losses import TrainingLoss
 from vae_lib.model import CVAE
 from vae_lib.run import HISTORY_FIELDS, ConfigMismatchError, RunFolder
-from vae_lib.train import NonFiniteLossError, Trained, build_model, train
+from vae_lib.train import NonFiniteLossError, Trained, build_model, compile_steps, train
 
 QUICK = TrainConfig(epochs=3, batch_size=64, learning_rate=1e-3, seed=3, precision="float32")
 # What a run of a 2-D latent space leaves in its folder, besides its checkpoints.
@@ -193,3 +196,35 @@ def test_learning_rate_halves_every_half_life() -> None:
 def test_building_a_model_needs_a_resolved_precision() -> None:
     with pytest.raises(ValueError, match="resolve the precision first"):
         build_model(TrainConfig())
+
+
+def test_warm_up_ramps_beta_with_the_step(small_mnist: Mnist) -> None:
+    """Step s of a warm-up over W steps trains on β·s/W: the first step's loss says which β it used."""
+    config = dataclasses.replace(QUICK, kl="analytic", beta=2.0, kl_warmup=10.0)
+    model, optimizer = build_model(config)
+    x = tf.constant(binarize_static(small_mnist.train_images[:64]))
+    seed = streams.tf_seed(config.seed, streams.Stream.NOISE, 0)
+    expected = TrainingLoss(kl="analytic")(model, x, seed, beta=2.0 * 1 / (10 * 8)) * 64
+    steps = compile_steps(model, optimizer, config, steps_per_epoch=8)
+    first = steps(iter(tf.data.Dataset.from_tensors(x)), tf.constant(1))
+    np.testing.assert_allclose(first, expected, rtol=1e-5)
+
+
+def test_conditional_run_trains_on_labelled_batches_and_writes_its_figures(
+    small_mnist: Mnist, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(QUICK, epochs=2, conditional=True)
+    trained = train(config, tmp_path, small_mnist, progress=False)
+    assert trained.model.classes == 10
+    assert trained.history[1]["test_elbo"] > trained.history[0]["test_elbo"]
+    written = {p.name for p in tmp_path.iterdir()}
+    assert {"samples.png", "reconstructions.png", "metrics.json"} <= written
+    assert "latent_manifold.png" not in written  # a conditional model's plane depends on the label
+
+
+def test_autoencoder_run_reports_its_objective_with_no_kl(small_mnist: Mnist) -> None:
+    config = dataclasses.replace(QUICK, epochs=2, objective="autoencoder")
+    trained = train(config, mnist=small_mnist, progress=False)
+    assert all(row["test_kl"] == 0.0 for row in trained.history)
+    assert all(row["test_elbo"] == row["test_reconstruction"] for row in trained.history)
+    assert trained.history[1]["test_elbo"] > trained.history[0]["test_elbo"]

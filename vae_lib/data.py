@@ -38,7 +38,8 @@ import tensorflow as tf
 from vae_lib import streams
 from vae_lib.config import Binarization, ConfigError, Dataset, TrainConfig
 
-DATA_DIR_ENV = "VAE_DATA_DIR"
+DATA_DIR_ENV = "VAE_DATA_DIR"  # MNIST's folder
+FASHION_DATA_DIR_ENV = "VAE_FASHION_DATA_DIR"  # Fashion-MNIST's (Debian: /usr/share/datasets/fashion-mnist)
 IMAGE_SHAPE = (28, 28, 1)
 
 FILES = {
@@ -236,21 +237,25 @@ def load_mnist_folder(folder: str | os.PathLike[str], dataset: Dataset = "mnist"
 
 
 def load_mnist(data_dir: str | os.PathLike[str] | None = None, dataset: Dataset = "mnist") -> Mnist:
-    """``dataset`` (MNIST by default) from ``data_dir``, else ``$VAE_DATA_DIR``, else its Keras download."""
+    """``dataset`` (MNIST by default) from ``data_dir``, else its folder variable, else its Keras download.
+
+    The variable is ``$VAE_DATA_DIR`` for MNIST and ``$VAE_FASHION_DATA_DIR`` for Fashion-MNIST.
+    """
     if data_dir:
         return load_mnist_folder(data_dir, dataset)
-    if folder := os.environ.get(DATA_DIR_ENV):
+    variable = FASHION_DATA_DIR_ENV if dataset == "fashion_mnist" else DATA_DIR_ENV
+    if folder := os.environ.get(variable):
         try:
             return load_mnist_folder(folder, dataset)
         except DataError as err:
-            raise DataError(f"${DATA_DIR_ENV}: {err}") from None
+            raise DataError(f"${variable}: {err}") from None
     info = DATASETS[dataset]
     try:
         # tf.keras.datasets.mnist or .fashion_mnist, looked up now so that tests can stand in for it.
         (x_train, y_train), (x_test, y_test) = getattr(tf.keras.datasets, dataset).load_data()
     except Exception as err:  # the download raises several kinds, all mean "no data"
         raise DataError(
-            f"could not download {info.name} ({err}); offline, set ${DATA_DIR_ENV} or --data-dir "
+            f"could not download {info.name} ({err}); offline, set ${variable} or --data-dir "
             f"to a folder holding {', '.join(FILES.values())}"
         ) from err
     return Mnist(x_train, y_train, x_test, y_test)
@@ -372,10 +377,11 @@ class Pipelines:
     def _train_bytes_tensor(self) -> tf.Tensor:
         return tf.constant(self.train_bytes)
 
-    def train_dataset(self, epoch: int) -> tf.data.Dataset:
+    def train_dataset(self, epoch: int, labels: bool = False) -> tf.data.Dataset:
         """Batches ``float32 [B, 28, 28, 1]`` for ``epoch``, in an order fixed by (seed, SHUFFLE, epoch).
 
-        Deterministic: a resumed run sees exactly the batches it would have seen.
+        Deterministic: a resumed run sees exactly the batches it would have seen. With
+        ``labels``, (images, labels ``int32 [B]``) pairs, for a conditional model.
         """
         order = streams.numpy_rng(self.seed, streams.Stream.SHUFFLE, epoch).permutation(len(self.train_bytes))
         images = self._train_bytes_tensor
@@ -393,6 +399,9 @@ class Pipelines:
         else:
             # The same threshold as binarize_static: grey level > 0.5.
             batches = dataset.map(lambda idx: tf.cast(grey(idx) > 0.5, tf.float32))
+        if labels:
+            classes = tf.constant(self.train_labels, tf.int32)
+            batches = tf.data.Dataset.zip(batches, dataset.map(lambda idx: tf.gather(classes, idx)))
         return _lean(batches)
 
 

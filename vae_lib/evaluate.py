@@ -18,8 +18,9 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from vae_lib import streams
+from vae_lib.config import Objective
 from vae_lib.data import IMAGE_SHAPE, held_out_images, load_mnist
-from vae_lib.losses import elbo_terms, log_importance_weights
+from vae_lib.losses import autoencoder_terms, elbo_terms, log_importance_weights
 from vae_lib.model import CVAE
 from vae_lib.run import BoundSummary, Metrics, RunFolder
 
@@ -31,8 +32,8 @@ _INDICES = tf.TensorSpec([None], tf.int64)
 
 def _batches(
     images: np.ndarray, batch_size: int, indices: np.ndarray | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(the images' indices, the images) of each batch of ``images``, in order.
+) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    """(the batch's rows of ``images``, the images' indices, the images) of each batch, in order.
 
     ``indices`` are the images' places in the set they come from (default: 0, 1, …), which
     name their noise: an image of a subset draws what it would draw in the whole set.
@@ -41,31 +42,53 @@ def _batches(
     if len(indices) != len(images):
         raise ValueError(f"{len(indices)} indices for {len(images)} images")
     for start in range(0, len(images), batch_size):
-        yield indices[start : start + batch_size], images[start : start + batch_size]
+        rows = slice(start, start + batch_size)
+        yield rows, indices[rows], images[rows]
 
 
-def elbo_per_image(model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = 0) -> np.ndarray:
+def elbo_per_image(
+    model: CVAE,
+    images: np.ndarray,
+    batch_size: int = 500,
+    seed: int = 0,
+    labels: np.ndarray | None = None,
+    objective: Objective = "elbo",
+) -> np.ndarray:
     """ELBO, reconstruction log-likelihood and KL of each of ``images``, ``float64 [N, 3]`` nats.
 
     The analytic KL and one posterior sample per image, image i's from (seed, EVALUATION, i).
+    A conditional model is given each image's label from ``labels`` (the bound is then on
+    log p(x | y)); an autoencoder's row is its objective, log p(x | z = μ), with a KL of 0.
     """
+    if model.classes and labels is None:
+        raise ValueError("a conditional model is evaluated given the images' labels")
+    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)
 
-    @tf.function(input_signature=[_IMAGES, _INDICES])
-    def batch_terms(x: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
+    @tf.function(input_signature=[_IMAGES, _INDICES, tf.TensorSpec([None], tf.int32)])
+    def batch_terms(x: tf.Tensor, indices: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        y = y if model.classes else None
+        if objective == "autoencoder":
+            return tf.stack(autoencoder_terms(model, x, y), axis=-1)
         seeds = streams.image_seeds(seed, streams.Stream.EVALUATION, indices)
-        return tf.stack(elbo_terms(model, x, seeds, kl="analytic"), axis=-1)
+        return tf.stack(elbo_terms(model, x, seeds, kl="analytic", y=y), axis=-1)
 
-    return np.concatenate([batch_terms(x, i).numpy() for i, x in _batches(images, batch_size)]).astype(
-        np.float64
-    )
+    terms = [batch_terms(x, i, labels[rows]).numpy() for rows, i, x in _batches(images, batch_size)]
+    return np.concatenate(terms).astype(np.float64)
 
 
-def evaluate(model: CVAE, images: np.ndarray, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+def evaluate(
+    model: CVAE,
+    images: np.ndarray,
+    batch_size: int = 500,
+    seed: int = 0,
+    labels: np.ndarray | None = None,
+    objective: Objective = "elbo",
+) -> dict[str, float]:
     """Mean ELBO, reconstruction log-likelihood and KL per image of ``images``, in nats.
 
     The means of :func:`elbo_per_image` (:func:`elbo_means`).
     """
-    return elbo_means(elbo_per_image(model, images, batch_size, seed))
+    return elbo_means(elbo_per_image(model, images, batch_size, seed, labels, objective))
 
 
 def elbo_means(per_image: np.ndarray) -> dict[str, float]:
@@ -83,35 +106,42 @@ def iw_bounds(
     chunk_size: int = 100,
     progress: bool = True,
     indices: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """The importance-weighted bound L_k of each image, ``float64 [N]`` nats.
 
     :func:`vae_lib.losses.importance_weighted_bound`, for k in the thousands: image i's k
     draws of ε come from (seed, EVALUATION, i) at once, and are decoded ``chunk_size`` at a
     time, their log-sum-exp carried from chunk to chunk, so that memory stays bounded
-    whatever k is. ``indices`` place the images in their set (see :func:`_batches`).
+    whatever k is. ``indices`` place the images in their set (see :func:`_batches`); a
+    conditional model is given ``labels``, one per image, and bounds log p(x | y).
     Costs k decoder passes per image (bench/README.md measures it).
     """
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
 
-    @tf.function(input_signature=[_IMAGES, _INDICES])
-    def batch_bounds(x: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
-        mean, logvar = model.encode(x)
+    if model.classes and labels is None:
+        raise ValueError("a conditional model is bounded given the images' labels")
+    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)
+
+    @tf.function(input_signature=[_IMAGES, _INDICES, tf.TensorSpec([None], tf.int32)])
+    def batch_bounds(x: tf.Tensor, indices: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        y = y if model.classes else None
+        mean, logvar = model.encode(x, y)
         seeds = streams.image_seeds(seed, streams.Stream.EVALUATION, indices)
         eps = tf.transpose(
             streams.normal(tf.stack([tf.size(indices), k, model.latent_dim]), seeds), [1, 0, 2]
         )
         log_sum = tf.fill(tf.shape(indices), -math.inf)  # log Σ of the weights so far, [B]
         for start in tf.range(0, k, chunk_size):
-            log_w = log_importance_weights(model, x, mean, logvar, eps[start : start + chunk_size])
+            log_w = log_importance_weights(model, x, mean, logvar, eps[start : start + chunk_size], y)
             log_sum = tf.reduce_logsumexp(tf.concat([log_sum[tf.newaxis], log_w], axis=0), axis=0)
         return log_sum - math.log(k)
 
     per_batch = []
     with tqdm(total=len(images), desc=f"L_{k}", unit="image", disable=not progress, leave=False) as bar:
-        for batch_indices, x in _batches(images, batch_size, indices):
-            per_batch.append(batch_bounds(x, batch_indices).numpy())
+        for rows, batch_indices, x in _batches(images, batch_size, indices):
+            per_batch.append(batch_bounds(x, batch_indices, labels[rows]).numpy())
             bar.update(len(x))
     return np.concatenate(per_batch).astype(np.float64)
 
@@ -127,7 +157,13 @@ def random_subset(n_total: int, n: int, seed: int = SUBSET_SEED) -> np.ndarray:
 
 
 def bound_summary(
-    model: CVAE, images: np.ndarray, k: int, n: int, elbos: np.ndarray | None = None, progress: bool = True
+    model: CVAE,
+    images: np.ndarray,
+    k: int,
+    n: int,
+    elbos: np.ndarray | None = None,
+    progress: bool = True,
+    labels: np.ndarray | None = None,
 ) -> BoundSummary:
     """L_k over all ``images``, or over a random subset of ``n`` of them, as metrics.json keeps it.
 
@@ -139,10 +175,11 @@ def bound_summary(
     alike), so its standard error, that of the mean gap, is several times smaller (a
     difference estimator, as survey sampling calls it).
     """
-    elbos = elbo_per_image(model, images)[:, 0] if elbos is None else elbos
+    elbos = elbo_per_image(model, images, labels=labels)[:, 0] if elbos is None else elbos
     chosen = np.arange(len(images)) if n >= len(images) else random_subset(len(images), n)
     start = time.perf_counter()
-    bounds = iw_bounds(model, images[chosen], k, progress=progress, indices=chosen)
+    subset_labels = None if labels is None else labels[chosen]
+    bounds = iw_bounds(model, images[chosen], k, progress=progress, indices=chosen, labels=subset_labels)
     gaps = bounds - elbos[chosen]
     return BoundSummary(
         k=k,
@@ -177,11 +214,14 @@ def evaluate_run(
     run.read_config()  # refuses a folder without a run before the lock would create it
     with run.lock():
         config, model, history = run.load()
-        images, _ = held_out_images(load_mnist(data_dir, config.dataset), config)
-        per_image = elbo_per_image(model, images)
+        images, labels = held_out_images(load_mnist(data_dir, config.dataset), config)
+        labels = labels if config.conditional else None
+        if config.objective == "autoencoder":
+            raise ValueError(f"{run.path} holds an autoencoder, which has no bound on log p(x) to evaluate")
+        per_image = elbo_per_image(model, images, labels=labels)
         if n is None:
             n = len(images) if tf.config.list_physical_devices("GPU") else 1000
-        bound = bound_summary(model, images, k, n, per_image[:, 0], progress)
+        bound = bound_summary(model, images, k, n, per_image[:, 0], progress, labels)
         # Everything but the bound follows from the checkpoint's history: a metrics.json
         # that is missing (a run stopped early) or damaged is written afresh.
         metrics = dataclasses.replace(
@@ -191,15 +231,27 @@ def evaluate_run(
     return metrics
 
 
-def posterior_means(model: CVAE, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """The means of q(z|x), ``[N, latent_dim]``, of ``images``, in batches."""
-    return np.concatenate([model.encode(x)[0].numpy() for _, x in _batches(images, batch_size)])
+def posterior_means(
+    model: CVAE, images: np.ndarray, batch_size: int = 1000, labels: np.ndarray | None = None
+) -> np.ndarray:
+    """The means of q(z|x) (q(z|x, y) given ``labels``), ``[N, latent_dim]``, of ``images``, in batches."""
+    means = []
+    for rows, _, x in _batches(images, batch_size):
+        y = None if labels is None else tf.constant(labels[rows], tf.int32)
+        means.append(model.encode(x, y)[0].numpy())
+    return np.concatenate(means)
 
 
-def active_units(model: CVAE, images: np.ndarray, threshold: float = 0.01, batch_size: int = 1000) -> int:
+def active_units(
+    model: CVAE,
+    images: np.ndarray,
+    threshold: float = 0.01,
+    batch_size: int = 1000,
+    labels: np.ndarray | None = None,
+) -> int:
     """How many latent dimensions the model uses: Cov_x(E_q[z_u | x]) > ``threshold`` (Burda et al. 2016).
 
     A unit whose posterior mean does not move with x carries no information about x:
     its KL term has been driven to zero, the posterior equals the prior.
     """
-    return int((posterior_means(model, images, batch_size).var(axis=0) > threshold).sum())
+    return int((posterior_means(model, images, batch_size, labels).var(axis=0) > threshold).sum())

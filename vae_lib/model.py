@@ -143,15 +143,20 @@ class CVAE(keras.Model):
     def sample(
         self, n: int = 16, eps: tf.Tensor | None = None, seed: int = 0, y: tf.Tensor | None = None
     ) -> tf.Tensor:
-        """Pixel probabilities ``[n, 28, 28, 1]`` decoded from z ~ p(z) (or from the codes ``eps``)."""
+        """Pixel probabilities ``[n, 28, 28, 1]`` decoded from z ~ p(z) (or from the codes ``eps``).
+
+        A conditional model decodes them given labels ``y`` ``[n]``; by default 0, 1, 2, … in turn.
+        """
+        if self.classes and y is None:
+            y = tf.range(n if eps is None else tf.shape(eps)[0]) % self.classes
         if eps is None:
             eps = self.prior.sample(n, self.latent_dim, streams.tf_seed(seed, streams.Stream.PRIOR))
         return self.decode(eps, apply_sigmoid=True, y=y)
 
-    def reconstruct(self, x: tf.Tensor) -> np.ndarray:
+    def reconstruct(self, x: tf.Tensor, y: tf.Tensor | None = None) -> np.ndarray:
         """Pixel probabilities ``[B, 28, 28, 1]`` decoded from the posterior mean of each image."""
-        mean, _ = self.encode(x)
-        return self.decode(mean, apply_sigmoid=True).numpy()
+        mean, _ = self.encode(x, y)
+        return self.decode(mean, apply_sigmoid=True, y=y).numpy()
 
     def interpolate(self, x_start: tf.Tensor, x_end: tf.Tensor, steps: int = 10) -> np.ndarray:
         """Decode ``steps`` evenly spaced points between the posterior means of two images ``[28, 28, 1]``."""

@@ -78,9 +78,9 @@ def plot_image_rows(rows: dict[str, np.ndarray], title: str | None = None) -> Fi
     return fig
 
 
-def plot_reconstructions(model: CVAE, x: np.ndarray) -> Figure:
-    """Inputs (top row) above their reconstructions (bottom row)."""
-    return plot_image_rows({"input": x, "reconstruction": model.reconstruct(np.asarray(x))})
+def plot_reconstructions(model: CVAE, x: np.ndarray, y: np.ndarray | None = None) -> Figure:
+    """Inputs (top row) above their reconstructions (bottom row); ``y``: a conditional model's labels."""
+    return plot_image_rows({"input": x, "reconstruction": model.reconstruct(np.asarray(x), y)})
 
 
 def normal_quantiles(n: int, coverage: float = 0.9) -> np.ndarray:

@@ -27,9 +27,13 @@ def log_normal_pdf(sample: tf.Tensor, mean: tf.Tensor, logvar: tf.Tensor, axis: 
     return tf.reduce_sum(-0.5 * ((sample - mean) ** 2 * tf.exp(-logvar) + logvar + LOG_2PI), axis=axis)
 
 
-def gaussian_kl(mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
-    """KL( N(mean, diag(exp(logvar))) ‖ N(0, I) ) in closed form, in nats ``[B]``."""
-    return 0.5 * tf.reduce_sum(tf.exp(logvar) + tf.square(mean) - 1.0 - logvar, axis=-1)
+def gaussian_kl(mean: tf.Tensor, logvar: tf.Tensor, axis: int | None = -1) -> tf.Tensor:
+    """KL( N(mean, diag(exp(logvar))) ‖ N(0, I) ) in closed form, in nats ``[B]``.
+
+    ``axis=None`` keeps one term per dimension, ``[B, latent_dim]``, whose sum is the KL.
+    """
+    per_dimension = 0.5 * (tf.exp(logvar) + tf.square(mean) - 1.0 - logvar)
+    return per_dimension if axis is None else tf.reduce_sum(per_dimension, axis=axis)
 
 
 class Prior(Protocol):

@@ -65,8 +65,9 @@ def write_figures(run: RunFolder, model: CVAE, history: History, mnist: Mnist, c
         plots.save_gif(frames, run.figure("progress.gif"))
     _save(plots.plot_history(history), run.figure("training_curves.png"))
     _save(plots.plot_samples(model, seed=config.seed, dataset=config.dataset), run.figure("samples.png"))
-    _save(plots.plot_reconstructions(model, test[:12]), run.figure("reconstructions.png"))
-    if config.latent_dim == 2:
+    given = labels[:12] if config.conditional else None
+    _save(plots.plot_reconstructions(model, test[:12], given), run.figure("reconstructions.png"))
+    if config.latent_dim == 2 and not config.conditional:  # a conditional model's plane depends on y
         _save(plots.plot_latent_manifold(model, dataset=config.dataset), run.figure("latent_manifold.png"))
         scatter = plots.plot_latent_scatter(model, test, labels, dataset=config.dataset)
         _save(scatter, run.figure("latent_scatter.png"))

@@ -23,10 +23,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from vae_lib import hardware, report, streams
-from vae_lib.config import KlEstimator, TrainConfig
-from vae_lib.data import Mnist, held_out, load_mnist, make_pipelines
+from vae_lib.config import TrainConfig
+from vae_lib.data import DATASETS, Mnist, held_out, load_mnist, make_pipelines
 from vae_lib.evaluate import evaluate
-from vae_lib.losses import elbo_terms
+from vae_lib.losses import TrainingLoss
 from vae_lib.model import CVAE
 from vae_lib.run import HISTORY_FIELDS, History, Metrics, RunFolder
 
@@ -36,14 +36,24 @@ class NonFiniteLossError(RuntimeError):
 
 
 EpochHook = Callable[[int, CVAE], None]
+NEGATIVE_ELBO = TrainingLoss()  # the tutorial's loss: −ELBO, its KL a one-sample estimate
 
 
 def train_step(
-    model: CVAE, optimizer: keras.optimizers.Optimizer, x: tf.Tensor, seed: tf.Tensor, kl: KlEstimator
+    model: CVAE,
+    optimizer: keras.optimizers.Optimizer,
+    x: tf.Tensor,
+    seed: tf.Tensor,
+    loss_fn: TrainingLoss = NEGATIVE_ELBO,
+    **batch: tf.Tensor,
 ) -> tf.Tensor:
-    """One Adam update on the batch ``x`` ``[B, 28, 28, 1]``; returns its loss, the mean −ELBO in nats."""
+    """One Adam update on the batch ``x`` ``[B, 28, 28, 1]``; returns its loss in nats per image.
+
+    The loss is the mean −ELBO (with its default) or another :class:`TrainingLoss`;
+    ``batch`` passes it the labels ``y`` of a conditional model and a warm-up's ``beta``.
+    """
     with tf.GradientTape() as tape:
-        loss = -tf.reduce_mean(elbo_terms(model, x, seed, kl).elbo)
+        loss = loss_fn(model, x, seed, **batch)
     gradients = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
     return loss
@@ -60,7 +70,8 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
     if config.precision == "auto":
         raise ValueError("resolve the precision first (vae_lib.hardware.resolve_precision)")
     keras.utils.set_random_seed(config.seed)
-    model = CVAE(config.latent_dim, config.filters, config.precision)
+    classes = len(DATASETS[config.dataset].class_names) if config.conditional else 0
+    model = CVAE(config.latent_dim, config.filters, config.precision, classes=classes)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_half_life is not None:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
@@ -72,24 +83,35 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
 
 
 def compile_steps(
-    model: CVAE, optimizer: keras.optimizers.Optimizer, config: TrainConfig
+    model: CVAE, optimizer: keras.optimizers.Optimizer, config: TrainConfig, steps_per_epoch: int = 1
 ) -> Callable[[Iterator, tf.Tensor], tf.Tensor]:
     """``steps(batches, n)``: :func:`train_step` on the next ``n`` batches, in one TensorFlow graph.
 
     Returns the summed loss of their images, nats. Python is visited once per call,
     not once per step as in the tutorial's loop. Step s draws its ε from (seed, NOISE, s),
-    so a step is a pure function of the weights, the optimizer state and the batch.
-    With ``config.xla`` each step is compiled by XLA.
+    so a step is a pure function of the weights, the optimizer state and the batch. A
+    conditional model's batches are (images, labels). With ``config.kl_warmup`` β grows
+    linearly with the step, reaching ``config.beta`` after that many epochs of
+    ``steps_per_epoch`` steps. With ``config.xla`` each step is compiled by XLA.
     """
     step = tf.function(train_step, jit_compile=config.xla)
+    loss_fn = TrainingLoss.of(config)
+    warmup_steps = None if config.kl_warmup is None else config.kl_warmup * steps_per_epoch
 
     @tf.function
     def steps(batches: Iterator, n: tf.Tensor) -> tf.Tensor:
         total = tf.constant(0.0)
         for _ in tf.range(n):
-            x = next(batches)
+            batch = {}
+            if config.conditional:
+                x, batch["y"] = next(batches)
+            else:
+                x = next(batches)
+            if warmup_steps is not None:
+                done = tf.cast(optimizer.iterations + 1, tf.float32) / warmup_steps
+                batch["beta"] = config.beta * tf.minimum(1.0, done)
             seed = streams.tf_seed(config.seed, streams.Stream.NOISE, optimizer.iterations)
-            total += step(model, optimizer, x, seed, config.kl) * tf.cast(tf.shape(x)[0], tf.float32)
+            total += step(model, optimizer, x, seed, loss_fn, **batch) * tf.cast(tf.shape(x)[0], tf.float32)
         return total
 
     return steps
@@ -173,10 +195,11 @@ def _train(
             hook(0, model)
     done_before = len(history)
 
-    steps = compile_steps(model, optimizer, config)
+    steps = compile_steps(model, optimizer, config, steps_per_epoch)
+    measure = "ELBO" if config.objective == "elbo" else "log p(x|z=μ)"
     for epoch in range(done_before + 1, config.epochs + 1):
         start = time.perf_counter()
-        batches = iter(data.train_dataset(epoch))
+        batches = iter(data.train_dataset(epoch, labels=config.conditional))
         total, done = 0.0, 0
         with tqdm(
             total=steps_per_epoch,
@@ -195,7 +218,7 @@ def _train(
                 bar.update(n)
         seconds = time.perf_counter() - start
         row = {"epoch": epoch, "train_loss": total / n_train, "seconds": seconds}
-        row |= evaluate(model, data.test_images)
+        row |= evaluate(model, data.test_images, labels=data.test_labels, objective=config.objective)
         _raise_if_not_finite(row["test_elbo"], epoch, steps_per_epoch, run)
         history.append({k: row[k] for k in HISTORY_FIELDS})
         if run is not None:
@@ -203,7 +226,7 @@ def _train(
             run.write_history(history)
         if progress:
             tqdm.write(
-                f"epoch {epoch:3d}  {config.judged_on} ELBO {row['test_elbo']:9.2f} nats  "
+                f"epoch {epoch:3d}  {config.judged_on} {measure} {row['test_elbo']:9.2f} nats  "
                 f"(reconstruction {row['test_reconstruction']:8.2f}, KL {row['test_kl']:6.2f})  "
                 f"{seconds:6.1f} s"
             )
