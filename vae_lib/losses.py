@@ -107,7 +107,8 @@ class TrainingLoss:
             return -tf.reduce_mean(autoencoder_terms(model, x, y).reconstruction)
         if not self.free_bits:
             terms = elbo_terms(model, x, seed, self.kl, y)
-            return -tf.reduce_mean(terms.reconstruction) + beta * tf.reduce_mean(terms.kl)
+            # At β = 1 this is −mean(ELBO) to the last bit: the tutorial's loss, unchanged.
+            return -tf.reduce_mean(terms.reconstruction - beta * terms.kl)
         if not isinstance(model.prior, StandardNormal):
             raise ValueError(f"free bits need N(0, I)'s per-dimension KL, not {type(model.prior).__name__}'s")
         mean, logvar = model.encode(x, y)
