@@ -113,8 +113,9 @@ def label_agreement(classifier: Classifier, images: np.ndarray, intended_labels:
 
     For a conditional model's samples ``[N, 28, 28, 1]`` (pixel probabilities or binary)
     and the labels ``[N]`` they were asked for: does the model draw the class it was told
-    to? It is bounded by the classifier's own accuracy, and it rewards any image the
-    classifier takes for that class, however little it looks like one to a reader.
+    to? It can exceed the classifier's test accuracy (typical, smooth samples are easier
+    than real digits' odd ones), and it rewards any image the classifier takes for that
+    class, however little it looks like one to a reader.
     """
     images = _check_images(images)
     intended_labels = _check_labels(intended_labels, images, "intended labels")
