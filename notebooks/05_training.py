@@ -115,7 +115,11 @@ table(
 #
 # Adam replaces the raw gradient in {eq}`eq-05-step` by running averages of it and of its
 # square, which adapt the step to each weight. This is `vae_lib.train.train_step`, the
-# tutorial's loss, gradient and update, and nothing else:
+# tutorial's loss, gradient and update, and nothing else. Its loss is $-\mathcal{L}$
+# unless it is handed another (`loss_fn`): the chapters of Part III train the same
+# networks with the KL term weighted ([chapter 11](11_beta_vae.ipynb)), without it
+# ([chapter 9](09_autoencoder_vs_vae.ipynb)) or given the digit's label
+# ([chapter 12](12_conditional_vae.ipynb)), through that one argument.
 
 # %% tags=["remove-input"]
 show_source(train_step)
