@@ -34,6 +34,10 @@ EXPECTED_CHAPTERS = [
     "06_generation",
     "07_results",
     "08_papers",
+    "09_autoencoder_vs_vae",
+    "10_true_posterior",
+    "11_beta_vae",
+    "12_conditional_vae",
     "A1_training_speed",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.
