@@ -501,7 +501,7 @@ tilt_gap = -0.5 * np.log(1 - correlation**2)  # KL of the best diagonal Gaussian
 for name, g in [("inference", inference_gap), ("approximation", approximation_gap)]:
     glue(f"ch10_{name}_gap", float(g.mean()))
     glue(f"ch10_{name}_gap_stderr", stderr(g))
-    glue("ch10_approximation_gap_max", float(approximation_gap.max()))
+glue("ch10_approximation_gap_max", float(approximation_gap.max()))
 glue("ch10_shortfall_correlation", float(shortfall_correlation))
 glue("ch10_approximation_gap_median", float(np.median(approximation_gap)))
 glue("ch10_amortization_gap", float(amortization_gap.mean()))
