@@ -207,9 +207,6 @@ glue("ch11_betas", ", ".join(f"{beta:g}" for beta in BETAS))
 # %% tags=["nbval-ignore-output"]
 sweep = {beta: trained_model(f"ch11-beta{beta:g}", beta=beta) for beta in BETAS}
 points = {beta: measure(trained) for beta, trained in sweep.items()}
-for beta, point in points.items():
-    print(f"β = {beta:<5g} R {point.rate:6.2f}  D {point.distortion:7.2f}  ELBO {point.elbo:8.2f}", end="  ")
-    print(f"{point.active:2d} of {LATENT_DIM} units active")
 
 # %% [markdown]
 # {numref}`tab-11-sweep` gives each model's figures on the 10,000 test images, and the
@@ -462,9 +459,6 @@ collapse_runs = {
     "free bits": trained_model(f"{prefix}-freebits", beta=COLLAPSE_BETA, free_bits=FREE_BITS),
 }
 collapse_points = {name: measure(trained) for name, trained in collapse_runs.items()}
-for name, point in collapse_points.items():
-    print(f"{name:<11} R {point.rate:6.3f}  D {point.distortion:7.2f}  ELBO {point.elbo:8.2f}", end="  ")
-    print(f"{point.active:2d} of {LATENT_DIM} units active")
 
 # %% tags=["nbval-ignore-output"]
 settings = {
