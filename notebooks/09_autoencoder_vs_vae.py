@@ -51,7 +51,7 @@ from matplotlib.figure import Figure
 
 from vae_lib import data, plots
 from vae_lib.book import glue, table
-from vae_lib.classifier import confident_fraction, train_classifier
+from vae_lib.classifier import book_classifier, confident_fraction
 from vae_lib.config import QUICK_ENV, family_run
 from vae_lib.evaluate import elbo_per_image, posterior_means, stderr
 from vae_lib.model import CVAE
@@ -420,12 +420,7 @@ plt.show()
 # least 0.9.
 
 # %% tags=["nbval-ignore-output"]
-classifier = train_classifier(
-    mnist,
-    out_dir="runs/classifier-quick" if QUICK else "runs/classifier",
-    train_size=2000 if QUICK else None,
-    progress=False,
-)
+classifier = book_classifier(mnist)
 JUDGED = 2000  # decoded codes per sampler that the classifier judges
 real_confident = confident_fraction(classifier, test_images[:JUDGED])
 glue("ch09_classifier_accuracy", 100 * classifier.test_accuracy)

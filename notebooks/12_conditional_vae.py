@@ -57,7 +57,7 @@ import numpy as np
 
 from vae_lib import data, plots
 from vae_lib.book import glue, show_source, table
-from vae_lib.classifier import confident_fraction, label_agreement, train_classifier
+from vae_lib.classifier import book_classifier, confident_fraction, label_agreement
 from vae_lib.config import QUICK_ENV, family_run
 from vae_lib.evaluate import elbo_per_image, iw_bounds, posterior_means, stderr
 from vae_lib.model import CVAE
@@ -317,12 +317,7 @@ plt.show()
 # accuracy on the test set first, so that its verdicts can be weighed.
 
 # %% tags=["nbval-ignore-output"]
-classifier = train_classifier(
-    mnist,
-    out_dir="runs/classifier-quick" if QUICK else "runs/classifier",
-    train_size=2000 if QUICK else None,
-    progress=False,
-)
+classifier = book_classifier(mnist)
 glue("ch12_classifier_accuracy", 100 * classifier.test_accuracy)
 print(f"classifier: {classifier.test_accuracy:.2%} of the test digits right")
 

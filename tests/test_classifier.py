@@ -18,6 +18,7 @@ from vae_lib.classifier import (
     Classifier,
     ClassifierError,
     _replace_atomically,
+    book_classifier,
     confident_fraction,
     label_agreement,
     train_classifier,
@@ -214,3 +215,14 @@ def test_labels_of_the_wrong_shape_and_bad_thresholds_are_refused():
         confident_fraction(classifier, images, threshold=90)
     with pytest.raises(ValueError, match="no images"):
         confident_fraction(classifier, images[:0])
+
+
+def test_book_classifier_is_trained_once_per_mode_in_its_own_folder(
+    mnist: Mnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = book_classifier(mnist, quick=True)
+    settings = json.loads((tmp_path / "runs/classifier-quick" / SETTINGS_FILE).read_text())
+    assert settings["train_size"] == 2000
+    assert not (tmp_path / "runs/classifier").exists()
+    assert book_classifier(mnist, quick=True).test_accuracy == first.test_accuracy  # loaded, not retrained

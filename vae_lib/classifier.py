@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from vae_lib.checkpoints import reason
-from vae_lib.config import ConfigError
+from vae_lib.config import QUICK_ENV, ConfigError
 from vae_lib.data import IMAGE_SHAPE, Mnist, binarize_static
 
 WEIGHTS_FILE = "classifier.weights.h5"  # Keras insists on the .weights.h5 ending
@@ -271,3 +271,15 @@ def train_classifier(
             folder / SETTINGS_FILE, lambda path: path.write_text(json.dumps(record, indent=2) + "\n")
         )
     return classifier
+
+
+def book_classifier(mnist: Mnist, quick: bool | None = None) -> Classifier:
+    """The classifier the chapters share, trained once into ``runs/classifier`` and loaded after.
+
+    ``quick`` (default: ``$VAE_QUICK`` is ``1``) trains on the first 2,000 training images
+    instead, in ``runs/classifier-quick``, as the reduced runs of :mod:`vae_lib.config` do.
+    """
+    if quick is None:
+        quick = os.environ.get(QUICK_ENV) == "1"
+    folder = "runs/classifier-quick" if quick else "runs/classifier"
+    return train_classifier(mnist, out_dir=folder, train_size=2000 if quick else None, progress=False)

@@ -46,6 +46,13 @@ def _batches(
         yield rows, indices[rows], images[rows]
 
 
+def _given_labels(model: CVAE, labels: np.ndarray | None, n: int, use: str) -> np.ndarray:
+    """The ``n`` images' labels as ``int32 [n]``; zeros, never read, for a model with no classes."""
+    if model.classes and labels is None:
+        raise ValueError(f"a conditional model is {use} given the images' labels")
+    return np.zeros(n, np.int32) if labels is None else np.asarray(labels, np.int32)
+
+
 def elbo_per_image(
     model: CVAE,
     images: np.ndarray,
@@ -60,9 +67,7 @@ def elbo_per_image(
     A conditional model is given each image's label from ``labels`` (the bound is then on
     log p(x | y)); an autoencoder's row is its objective, log p(x | z = μ), with a KL of 0.
     """
-    if model.classes and labels is None:
-        raise ValueError("a conditional model is evaluated given the images' labels")
-    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)
+    labels = _given_labels(model, labels, len(images), "evaluated")
 
     @tf.function(input_signature=[_IMAGES, _INDICES, tf.TensorSpec([None], tf.int32)])
     def batch_terms(x: tf.Tensor, indices: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -120,9 +125,7 @@ def iw_bounds(
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
 
-    if model.classes and labels is None:
-        raise ValueError("a conditional model is bounded given the images' labels")
-    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)
+    labels = _given_labels(model, labels, len(images), "bounded")
 
     @tf.function(input_signature=[_IMAGES, _INDICES, tf.TensorSpec([None], tf.int32)])
     def batch_bounds(x: tf.Tensor, indices: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
