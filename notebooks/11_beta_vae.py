@@ -112,7 +112,7 @@ LATENT_DIM = 16
 # $$ (eq-11-beta)
 #
 # which for $\beta = 1$ is the negative ELBO. Draw each model as a point with its
-# distortion $D$ across and its rate $R$ up, as {cite:t}`alemi2018` do. The models a
+# distortion $D$ across and its rate $R$ up, in the plane where {cite:t}`alemi2018` study the trade-off. The models a
 # family of networks can reach fill a region whose lower-left edge is a convex curve, the
 # *rate–distortion frontier*. The lines of constant $D + \beta R$ have slope $-1/\beta$ in
 # this plane, and minimizing {eq}`eq-11-beta` slides such a line down until it touches the
