@@ -168,6 +168,19 @@ def numbers(history: list[dict]) -> list[dict]:
             ["train", "--out", "x", "--binarization", "grey"],
             "argument --binarization: invalid choice: 'grey'",
         ),
+        # Pixels and likelihood must agree: a Bernoulli is a model of binary pixels only.
+        (
+            ["train", "--out", "x", "--binarization", "none"],
+            "argument --likelihood: bernoulli is a model of binary pixels, and binarization=none keeps",
+        ),
+        (
+            ["train", "--out", "x", "--likelihood", "logistic"],
+            "argument --binarization: the logistic likelihood models grey levels, not binary pixels",
+        ),
+        (
+            ["train", "--out", "x", "--dataset", "cifar10"],
+            "argument --dataset: cifar10's colour pixels are not binarized",
+        ),
         # Settings of earlier versions (vae_lib.config.RETIRED) are no options any more.
         (
             ["train", "--out", "x", "--devices", "2"],

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_lib import data
+from vae_lib import data, streams
 from vae_lib.config import TrainConfig
 from vae_lib.data import (
     VALIDATION_SIZE,
@@ -230,7 +230,7 @@ def test_validation_split_of_too_small_a_set_is_named(small_mnist: Mnist) -> Non
     [
         ({"batch_size": 0}, "batch_size must be positive"),
         ({"train_size": 513}, "train_size: 513 is not in 1..512"),
-        ({"binarization": "fuzzy"}, "binarization must be 'static' or 'dynamic'"),
+        ({"binarization": "fuzzy"}, "binarization must be one of static, dynamic, none"),
     ],
 )
 def test_bad_pipeline_arguments_are_named(small_mnist: Mnist, kwargs: dict, message: str) -> None:
@@ -249,3 +249,34 @@ def test_held_out_images_are_the_runs_protocol(small_mnist: Mnist) -> None:
     np.testing.assert_array_equal(dynamic, binary_test_images(small_mnist, "dynamic"))
     assert not np.array_equal(dynamic, binary_test_images(small_mnist, "static"))
     assert set(np.unique(dynamic)) == {0.0, 1.0}
+
+
+def test_eight_bit_pixels_reach_the_model_as_their_levels(small_mnist: Mnist) -> None:
+    data = make_pipelines(small_mnist, batch_size=16, binarization="none")
+    batch = next(iter(data.train_dataset(epoch=1)))
+    order = streams.numpy_rng(0, streams.Stream.SHUFFLE, 1).permutation(512)[:16]
+    np.testing.assert_array_equal(batch.numpy() * 255.0, small_mnist.train_images[order][..., None])
+    images, _ = held_out_images(small_mnist, TrainConfig(binarization="none", likelihood="logistic"))
+    np.testing.assert_array_equal(images, data.test_images)
+    assert len(np.unique(images)) > 2 and images.max() == 1.0
+    with pytest.raises(ValueError, match="keeps grey levels: use test_inputs"):
+        binary_test_images(small_mnist, "none")
+
+
+def test_colour_images_keep_their_channels() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    colour = Mnist(images, np.arange(6, dtype=np.uint8), images[:2], np.arange(2, dtype=np.uint8))
+    assert colour.image_shape == (32, 32, 3)
+    batch = next(iter(make_pipelines(colour, batch_size=6, binarization="none").train_dataset(epoch=1)))
+    assert batch.shape == (6, 32, 32, 3)
+    np.testing.assert_allclose(
+        np.sort(batch.numpy(), axis=None), np.sort(images / 255.0, axis=None), rtol=1e-6
+    )
+    with pytest.raises(DataError, match=r"training images are \(32, 32, 3\), test images \(32, 32\)"):
+        Mnist(images, np.arange(6, dtype=np.uint8), images[:2, ..., 0], np.arange(2, dtype=np.uint8))
+
+
+def test_cifar10_is_not_read_as_idx() -> None:
+    with pytest.raises(DataError, match=r"cifar10 is not in MNIST's IDX format: load it with load_dataset"):
+        load_mnist(dataset="cifar10")

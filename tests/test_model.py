@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_lib.model import CVAE
+from vae_lib.config import TrainConfig
+from vae_lib.likelihoods import Categorical, DiscretizedLogistic
+from vae_lib.model import CVAE, model_for
 
 
 def test_shapes_through_the_model() -> None:
@@ -122,3 +124,22 @@ def test_gradients_reach_mean_and_logvar_through_the_sample() -> None:
 def test_bad_latent_size_is_refused(latent_dim: int) -> None:
     with pytest.raises(ValueError, match="latent_dim must be positive"):
         CVAE(latent_dim)
+
+
+def test_colour_images_of_32_pixels_with_an_eight_bit_likelihood() -> None:
+    model = CVAE(latent_dim=4, likelihood=DiscretizedLogistic(), image_shape=(32, 32, 3))
+    x = tf.zeros([5, 32, 32, 3])
+    mean, _ = model.encode(x)
+    assert mean.shape == (5, 4)
+    assert model.decode(mean).shape == (5, 32, 32, 6)  # a centre and a log-scale per channel
+    assert model.sample(2).shape == (2, 32, 32, 3)
+    assert model.encoder.layers[-1].input.shape[-1] == 7 * 7 * 64  # 32 → 15 → 7
+    with pytest.raises(ValueError, match="multiples of 4, got 30×32"):
+        CVAE(image_shape=(30, 32, 3))
+
+
+def test_a_run_builds_the_model_its_config_names() -> None:
+    config = TrainConfig(dataset="cifar10", binarization="none", likelihood="categorical", conditional=True)
+    model = model_for(config)
+    assert isinstance(model.likelihood, Categorical) and model.classes == 10
+    assert model.image_shape == (32, 32, 3) and model_for(TrainConfig()).image_shape == (28, 28, 1)

@@ -38,6 +38,7 @@ EXPECTED_CHAPTERS = [
     "10_true_posterior",
     "11_beta_vae",
     "12_conditional_vae",
+    "13_grey_pixels",
     "A1_training_speed",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.

@@ -14,8 +14,9 @@ import tensorflow as tf
 from vae_lib import streams
 from vae_lib.config import TrainConfig
 from vae_lib.data import Mnist, binarize_static
+from vae_lib.evaluate import evaluate
 from vae_lib.losses import TrainingLoss
-from vae_lib.model import CVAE
+from vae_lib.model import CVAE, model_for
 from vae_lib.run import HISTORY_FIELDS, ConfigMismatchError, RunFolder
 from vae_lib.train import NonFiniteLossError, Trained, build_model, compile_steps, train
 
@@ -220,6 +221,11 @@ def test_conditional_run_trains_on_labelled_batches_and_writes_its_figures(
     written = {p.name for p in tmp_path.iterdir()}
     assert {"samples.png", "reconstructions.png", "metrics.json"} <= written
     assert "latent_manifold.png" not in written  # a conditional model's plane depends on the label
+    _, loaded, _ = RunFolder(tmp_path).load()  # reloaded with its classes, so evaluate can bound it
+    assert loaded.classes == 10
+    test = binarize_static(small_mnist.test_images)
+    elbo = evaluate(loaded, test, labels=small_mnist.test_labels)["test_elbo"]
+    np.testing.assert_allclose(elbo, trained.history[-1]["test_elbo"], rtol=1e-5)
 
 
 def test_autoencoder_run_reports_its_objective_with_no_kl(small_mnist: Mnist) -> None:
@@ -228,3 +234,33 @@ def test_autoencoder_run_reports_its_objective_with_no_kl(small_mnist: Mnist) ->
     assert all(row["test_kl"] == 0.0 for row in trained.history)
     assert all(row["test_elbo"] == row["test_reconstruction"] for row in trained.history)
     assert trained.history[1]["test_elbo"] > trained.history[0]["test_elbo"]
+
+
+def test_eight_bit_colour_run_trains_reloads_and_draws_its_figures(tmp_path: Path) -> None:
+    """CIFAR-10's way in, on images the test makes: 32×32×3, 8-bit, a discretized logistic."""
+    rng = np.random.default_rng(0)
+    # Horizontal ramps of a random brightness per channel, and noise: something to learn.
+    smooth = np.linspace(0, 255, 32)[None, :, None, None] * rng.uniform(0.2, 1.0, (288, 1, 1, 3))
+    images = np.clip(smooth + rng.normal(0, 8, (288, 32, 32, 3)), 0, 255).astype(np.uint8)
+    labels = rng.integers(0, 10, 288).astype(np.uint8)
+    colour = Mnist(images[:256], labels[:256], images[256:], labels[256:])
+    config = TrainConfig(
+        dataset="cifar10",
+        binarization="none",
+        likelihood="logistic",
+        latent_dim=4,
+        epochs=2,
+        batch_size=32,
+        learning_rate=3e-3,
+        precision="float32",
+    )
+    test_images = colour.test_images / np.float32(255)
+    untrained = evaluate(model_for(config), test_images)["test_elbo"]
+    trained = train(config, tmp_path, colour, progress=False)
+    assert trained.model.image_shape == (32, 32, 3)
+    assert trained.history[-1]["test_elbo"] > untrained + 700  # nats per image, of about 20,000
+    _, loaded, _ = RunFolder(tmp_path).load()
+    np.testing.assert_allclose(
+        evaluate(loaded, test_images)["test_elbo"], trained.history[-1]["test_elbo"], rtol=1e-5
+    )
+    assert {"samples.png", "reconstructions.png", "progress.gif"} <= {p.name for p in tmp_path.iterdir()}

@@ -1,7 +1,7 @@
-"""MNIST and Fashion-MNIST as arrays and as `tf.data` pipelines.
+"""MNIST and Fashion-MNIST (and CIFAR-10, read by :mod:`vae_lib.cifar10`) as arrays and `tf.data` pipelines.
 
-Both data sets come in the same IDX format, with 28×28 grey images in ten classes
-(:data:`DATASETS`). Two ways in, never mixed:
+MNIST and Fashion-MNIST come in the same IDX format, with 28×28 grey images in ten classes
+(:data:`DATASETS`); :func:`load_dataset` loads any of the three. Two ways in, never mixed:
 
 * ``VAE_DATA_DIR`` (or ``data_dir=``) names a folder holding the four IDX gz
   files. Each file's *content*, its decompressed bytes, must have the md5 of the
@@ -40,7 +40,7 @@ from vae_lib.config import Binarization, ConfigError, Dataset, TrainConfig
 
 DATA_DIR_ENV = "VAE_DATA_DIR"  # MNIST's folder
 FASHION_DATA_DIR_ENV = "VAE_FASHION_DATA_DIR"  # Fashion-MNIST's (Debian: /usr/share/datasets/fashion-mnist)
-IMAGE_SHAPE = (28, 28, 1)
+IMAGE_SHAPE = (28, 28, 1)  # MNIST's and Fashion-MNIST's; a model takes its data's (Mnist.image_shape)
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -67,8 +67,10 @@ class DatasetInfo:
     name: str  # as figure titles and messages name it
     class_names: tuple[str, ...]  # label i is class_names[i]
     # gz file name → md5 of its decompressed bytes: those of the files the data set's authors
-    # publish (for Fashion-MNIST the same as Debian's re-compressed copies hold).
+    # publish (for Fashion-MNIST the same as Debian's re-compressed copies hold); empty for
+    # a data set in another format.
     content_md5: dict[str, str]
+    image_shape: tuple[int, int, int] = IMAGE_SHAPE  # (height, width, channels)
 
 
 DATASETS: dict[Dataset, DatasetInfo] = {
@@ -103,6 +105,13 @@ DATASETS: dict[Dataset, DatasetInfo] = {
             "t10k-labels-idx1-ubyte.gz": "15d484375f8d13e6eb1aabb0c3f46965",
         },
     ),
+    # Not in IDX format: vae_lib.cifar10 reads its own files.
+    "cifar10": DatasetInfo(
+        "CIFAR-10",
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        {},
+        (32, 32, 3),
+    ),
 }
 
 
@@ -112,7 +121,11 @@ class DataError(RuntimeError):
 
 @dataclass(frozen=True)
 class Mnist:
-    """Raw images ``uint8 [N, 28, 28]`` in 0..255 and labels ``uint8 [N]``, of MNIST or Fashion-MNIST."""
+    """Raw images in 0..255 and labels ``uint8 [N]``: MNIST's or Fashion-MNIST's grey ``uint8 [N, 28, 28]``,
+    or colour ``uint8 [N, H, W, C]`` (CIFAR-10's ``[N, 32, 32, 3]``, :mod:`vae_lib.cifar10`).
+
+    The training and test images have one shape; the model takes it from :attr:`image_shape`.
+    """
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -123,12 +136,26 @@ class Mnist:
         for split in ("train", "test"):
             images = getattr(self, f"{split}_images")
             labels = getattr(self, f"{split}_labels")
-            if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE[:2]:
-                raise DataError(f"{split} images have shape {images.shape}, expected (N, 28, 28)")
+            if images.ndim not in (3, 4):
+                raise DataError(
+                    f"{split} images have shape {images.shape}, expected (N, H, W) or (N, H, W, C)"
+                )
             if labels.shape != images.shape[:1]:
                 raise DataError(f"{split} labels have shape {labels.shape}, expected ({images.shape[0]},)")
             if len(images) == 0:
                 raise DataError(f"the {split} set holds no images")
+        if self.train_images.shape[1:] != self.test_images.shape[1:]:
+            raise DataError(
+                f"training images are {self.train_images.shape[1:]}, "
+                f"test images {self.test_images.shape[1:]}: "
+                "one data set has one image shape"
+            )
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one image as a model sees it: ``(28, 28, 1)`` for MNIST."""
+        height, width, *channels = self.train_images.shape[1:]
+        return height, width, channels[0] if channels else 1
 
 
 def _read(path: Path) -> bytes:
@@ -165,7 +192,7 @@ def _check_content(path: Path, content: bytes, dataset: Dataset, listed: bool) -
     if actual == info.content_md5[path.name]:
         return
     for other, known in DATASETS.items():
-        if actual == known.content_md5[path.name]:
+        if actual == known.content_md5.get(path.name):
             raise DataError(
                 f"{path} is {known.name}'s, not {info.name}'s: give {info.name}'s files, "
                 f"or train on {known.name} with --dataset {other}"
@@ -236,11 +263,22 @@ def load_mnist_folder(folder: str | os.PathLike[str], dataset: Dataset = "mnist"
     return Mnist(**arrays)
 
 
+def load_dataset(dataset: Dataset, data_dir: str | os.PathLike[str] | None = None) -> Mnist:
+    """Any of :data:`DATASETS`: MNIST's format through :func:`load_mnist`, CIFAR-10 through its own module."""
+    if dataset == "cifar10":
+        from vae_lib.cifar10 import load_cifar10  # its own file format; imported only when asked for
+
+        return load_cifar10(data_dir)
+    return load_mnist(data_dir, dataset)
+
+
 def load_mnist(data_dir: str | os.PathLike[str] | None = None, dataset: Dataset = "mnist") -> Mnist:
     """``dataset`` (MNIST by default) from ``data_dir``, else its folder variable, else its Keras download.
 
     The variable is ``$VAE_DATA_DIR`` for MNIST and ``$VAE_FASHION_DATA_DIR`` for Fashion-MNIST.
     """
+    if not DATASETS[dataset].content_md5:
+        raise DataError(f"{dataset} is not in MNIST's IDX format: load it with load_dataset({dataset!r})")
     if data_dir:
         return load_mnist_folder(data_dir, dataset)
     variable = FASHION_DATA_DIR_ENV if dataset == "fashion_mnist" else DATA_DIR_ENV
@@ -262,8 +300,9 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, dataset: Dataset 
 
 
 def to_unit_interval(images: np.ndarray) -> np.ndarray:
-    """``uint8 [N, 28, 28]`` → ``float32 [N, 28, 28, 1]`` grey levels in [0, 1]."""
-    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+    """``uint8 [N, 28, 28]`` → ``float32 [N, 28, 28, 1]``, levels k/255 in [0, 1]; ``[N, H, W, C]`` keep C."""
+    unit = images.astype(np.float32) / 255.0
+    return unit[..., np.newaxis] if images.ndim == 3 else unit
 
 
 def binarize_static(images: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -287,7 +326,7 @@ def binarize_stochastic(images: np.ndarray, seed: int = STOCHASTIC_TEST_SEED) ->
 
 
 def binary_test_images(mnist: Mnist, binarization: Binarization = "static") -> np.ndarray:
-    """The test set as a model sees it, ``float32 [10000, 28, 28, 1]``.
+    """The test set as a model of binary pixels sees it, ``float32 [10000, 28, 28, 1]``.
 
     ``"static"`` thresholds it (the tutorial's protocol); ``"dynamic"`` gives its
     stochastic twin, binarized once from :data:`STOCHASTIC_TEST_SEED` (the papers'
@@ -295,7 +334,17 @@ def binary_test_images(mnist: Mnist, binarization: Binarization = "static") -> n
     """
     if binarization == "static":
         return binarize_static(mnist.test_images)
-    return binarize_stochastic(mnist.test_images)
+    if binarization == "dynamic":
+        return binarize_stochastic(mnist.test_images)
+    raise ValueError(f"binarization={binarization!r} keeps grey levels: use test_inputs for those")
+
+
+def test_inputs(mnist: Mnist, binarization: Binarization) -> np.ndarray:
+    """The test set as a run of ``binarization`` sees it: binary (:func:`binary_test_images`), or with
+    ``"none"`` the 8-bit levels k/255 themselves, ``float32 [N, H, W, C]``."""
+    if binarization == "none":
+        return to_unit_interval(mnist.test_images)
+    return binary_test_images(mnist, binarization)
 
 
 VALIDATION_SIZE = 10_000
@@ -328,13 +377,13 @@ def held_out(mnist: Mnist, validation: bool) -> Mnist:
 
 
 def held_out_images(mnist: Mnist, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The images a run of ``config`` is judged on, binary ``float32 [N, 28, 28, 1]``, and their labels.
+    """The images a run of ``config`` is judged on, ``float32 [N, H, W, C]``, and their labels.
 
     The test set (or with ``validation`` the last training images), binarized as the
-    run's protocol says (:func:`binary_test_images`).
+    run's protocol says, or kept grey (:func:`test_inputs`).
     """
     images = held_out(mnist, config.validation)
-    return binary_test_images(images, config.binarization), images.test_labels
+    return test_inputs(images, config.binarization), images.test_labels
 
 
 def binarize_dynamic(grey: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
@@ -349,15 +398,15 @@ class Pipelines:
 
     The training set stays in memory as its raw bytes (``uint8 [N, 28, 28]``,
     47 MB for MNIST instead of 188 MB as float32), and each batch is converted
-    as it is drawn: thresholded (static), or sampled afresh from its grey levels
-    every epoch (dynamic). The test set is binarized once, as
-    :func:`binary_test_images` does for the same ``binarization``, so that test
-    numbers are comparable between epochs.
+    as it is drawn: thresholded (static), sampled afresh from its grey levels
+    every epoch (dynamic), or kept as its levels k/255 (none). The test set is
+    converted once, as :func:`test_inputs` does for the same ``binarization``, so
+    that test numbers are comparable between epochs.
     """
 
     train_bytes: np.ndarray
     train_labels: np.ndarray
-    test_images: np.ndarray  # float32 [N, 28, 28, 1], binary
+    test_images: np.ndarray  # float32 [N, H, W, C], binary or k/255
     test_labels: np.ndarray
     batch_size: int
     seed: int
@@ -367,7 +416,7 @@ class Pipelines:
     def train_images(self) -> np.ndarray:
         """The training images as a batch holds them before sampling, ``float32 [N, 28, 28, 1]``.
 
-        Binary (static) or grey levels in [0, 1] (dynamic); made on demand, for looking at.
+        Binary (static) or grey levels in [0, 1] (dynamic, none); made on demand, for looking at.
         """
         if self.binarization == "static":
             return binarize_static(self.train_bytes)
@@ -378,7 +427,7 @@ class Pipelines:
         return tf.constant(self.train_bytes)
 
     def train_dataset(self, epoch: int, labels: bool = False) -> tf.data.Dataset:
-        """Batches ``float32 [B, 28, 28, 1]`` for ``epoch``, in an order fixed by (seed, SHUFFLE, epoch).
+        """Batches ``float32 [B, H, W, C]`` for ``epoch``, in an order fixed by (seed, SHUFFLE, epoch).
 
         Deterministic: a resumed run sees exactly the batches it would have seen. With
         ``labels``, (images, labels ``int32 [B]``) pairs, for a conditional model.
@@ -388,7 +437,8 @@ class Pipelines:
         dataset = tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
 
         def grey(idx: tf.Tensor) -> tf.Tensor:
-            return tf.cast(tf.gather(images, idx), tf.float32)[..., tf.newaxis] / 255.0
+            batch = tf.cast(tf.gather(images, idx), tf.float32) / 255.0
+            return batch[..., tf.newaxis] if self.train_bytes.ndim == 3 else batch
 
         if self.binarization == "dynamic":
             batches = dataset.enumerate().map(
@@ -396,9 +446,11 @@ class Pipelines:
                     grey(idx), streams.tf_seed(self.seed, streams.Stream.BINARIZE, epoch, step)
                 )
             )
-        else:
+        elif self.binarization == "static":
             # The same threshold as binarize_static: grey level > 0.5.
             batches = dataset.map(lambda idx: tf.cast(grey(idx) > 0.5, tf.float32))
+        else:
+            batches = dataset.map(grey)
         if labels:
             classes = tf.constant(self.train_labels, tf.int32)
             batches = tf.data.Dataset.zip(batches, dataset.map(lambda idx: tf.gather(classes, idx)))
@@ -438,12 +490,14 @@ def make_pipelines(
             "train_size", f"{train_size} is not in 1..{n_train} (the data holds {n_train} training images)"
         )
     if binarization not in get_args(Binarization):
-        raise ValueError(f"binarization must be 'static' or 'dynamic', got {binarization!r}")
+        raise ValueError(
+            f"binarization must be one of {', '.join(get_args(Binarization))}, got {binarization!r}"
+        )
     keep = slice(0, train_size)
     return Pipelines(
         train_bytes=mnist.train_images[keep],
         train_labels=mnist.train_labels[keep],
-        test_images=binary_test_images(mnist, binarization),
+        test_images=test_inputs(mnist, binarization),
         test_labels=mnist.test_labels,
         batch_size=batch_size,
         seed=seed,

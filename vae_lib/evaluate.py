@@ -1,7 +1,7 @@
 """Evaluation of a trained model on held-out images: the ELBO, the importance-weighted bound, active units.
 
-Every function takes images ``float32 [N, 28, 28, 1]`` (binary, as
-:func:`vae_lib.data.binary_test_images` gives them) and a batch size. Every figure is a
+Every function takes images ``float32 [N, H, W, C]`` (binary, or 8-bit levels k/255, as
+:func:`vae_lib.data.test_inputs` gives them) and a batch size. Every figure is a
 mean per image, in nats. Image i's noise is drawn from the seed (seed, EVALUATION, i)
 (:mod:`vae_lib.streams`), so the same weights give the same figures whatever the batch size.
 """
@@ -19,14 +19,14 @@ from tqdm import tqdm
 
 from vae_lib import streams
 from vae_lib.config import Objective
-from vae_lib.data import IMAGE_SHAPE, held_out_images, load_mnist
+from vae_lib.data import held_out_images, load_dataset
 from vae_lib.losses import autoencoder_terms, elbo_terms, log_importance_weights
 from vae_lib.model import CVAE
 from vae_lib.run import BoundSummary, Metrics, RunFolder
 
 # The seed of the random subset of test images that an importance-weighted bound averages on a CPU.
 SUBSET_SEED = 5000
-_IMAGES = tf.TensorSpec([None, *IMAGE_SHAPE], tf.float32)
+_IMAGES = tf.TensorSpec([None, None, None, None], tf.float32)  # [B, H, W, C]
 _INDICES = tf.TensorSpec([None], tf.int64)
 
 
@@ -207,9 +207,10 @@ def evaluate_run(
 ) -> Metrics:
     """Evaluate a run's latest checkpoint on its held-out images; add the bound to its metrics.json.
 
-    The images are the run's own protocol (:func:`vae_lib.data.binary_test_images`: the
+    The images are the run's own protocol (:func:`vae_lib.data.test_inputs`: the
     thresholded test set for a statically trained run, its stochastic twin for a
-    dynamic one; the validation images for a ``validation`` run). ``n`` images are
+    dynamic one, the 8-bit levels for ``binarization="none"``; the validation images
+    for a ``validation`` run). ``n`` images are
     bounded (default: all on a GPU, 1,000 on a CPU, :func:`bound_summary`). Computed in
     float32, whatever the run trained in. Holds the run folder's lock while it works.
     """
@@ -217,7 +218,7 @@ def evaluate_run(
     run.read_config()  # refuses a folder without a run before the lock would create it
     with run.lock():
         config, model, history = run.load()
-        images, labels = held_out_images(load_mnist(data_dir, config.dataset), config)
+        images, labels = held_out_images(load_dataset(config.dataset, data_dir), config)
         labels = labels if config.conditional else None
         if config.objective == "autoencoder":
             raise ValueError(f"{run.path} holds an autoencoder, which has no bound on log p(x) to evaluate")

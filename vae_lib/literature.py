@@ -1,8 +1,13 @@
-"""The literature's figures the book compares with, from one table: ``vae_lib/literature.csv``.
+"""The literature's figures the book compares with, from two tables in the package.
 
-Each row names the paper, its table and row, the model, how the digits were binarized, the number
-of samples ``k`` and what was estimated, the value in nats per test image, and what was checked
-against the paper (so a chapter's comparison table cites the row, not a remembered number).
+``vae_lib/literature.csv`` holds binarized-MNIST figures in nats per test image: each row names the
+paper, its table and row, the model, how the digits were binarized, the number of samples ``k`` and
+what was estimated, the value, and what was checked against the paper.
+
+``vae_lib/literature_8bit.csv`` holds 8-bit grey-level figures in bits per dimension
+(``bpd = -log p(x) / (D ln 2)``, ``D = 784`` for 28x28 images): each row names the paper, table and
+row, the model, the dataset, how the discrete pixels were dequantized, the value, and what exactly was
+checked where. A chapter's comparison table cites the row, not a remembered number.
 """
 
 from __future__ import annotations
@@ -10,6 +15,10 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from importlib.resources import files
+
+
+class LiteratureError(ValueError):
+    """A literature table lacks a column its loader needs."""
 
 
 @dataclass(frozen=True)
@@ -28,21 +37,87 @@ class LiteratureRow:
     checked: str
 
 
+@dataclass(frozen=True)
+class LiteratureRow8bit:
+    """One published 8-bit figure: ``bits_per_dim`` is the test negative log-likelihood (or its bound)
+    in bits per pixel, positive, lower is better; not comparable with binarized-MNIST nats."""
+
+    paper: str
+    cite: str  # a key of book/references.bib
+    table: str
+    row: str
+    model: str
+    dataset: str
+    dequantization: str  # uniform or variational noise added to the integer pixels before the density
+    bits_per_dim: float
+    checked: str
+
+
+def _read(name: str, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of the package's CSV table ``name``, in file order, each a column -> text mapping."""
+    with files("vae_lib").joinpath(name).open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        missing = set(columns) - set(reader.fieldnames or ())
+        if missing:
+            raise LiteratureError(f"{name} lacks the column(s) {sorted(missing)}")
+        return list(reader)
+
+
 def rows() -> list[LiteratureRow]:
-    """Every row of ``literature.csv``, in file order."""
-    with files("vae_lib").joinpath("literature.csv").open(newline="", encoding="utf-8") as stream:
-        return [
-            LiteratureRow(
-                paper=r["paper"],
-                cite=r["cite"],
-                table=r["table"],
-                row=r["row"],
-                model=r["model"],
-                binarization=r["binarization"],
-                k=int(r["k"]),
-                estimate=r["estimate"],
-                value=float(r["value_nats"]),
-                checked=r["checked"],
-            )
-            for r in csv.DictReader(stream)
-        ]
+    """Every row of ``literature.csv`` (binarized MNIST, nats), in file order."""
+    columns = (
+        "paper",
+        "cite",
+        "table",
+        "row",
+        "model",
+        "binarization",
+        "k",
+        "estimate",
+        "value_nats",
+        "checked",
+    )
+    return [
+        LiteratureRow(
+            paper=r["paper"],
+            cite=r["cite"],
+            table=r["table"],
+            row=r["row"],
+            model=r["model"],
+            binarization=r["binarization"],
+            k=int(r["k"]),
+            estimate=r["estimate"],
+            value=float(r["value_nats"]),
+            checked=r["checked"],
+        )
+        for r in _read("literature.csv", columns)
+    ]
+
+
+def rows_8bit() -> list[LiteratureRow8bit]:
+    """Every row of ``literature_8bit.csv`` (8-bit grey images, bits per dimension), in file order."""
+    columns = (
+        "paper",
+        "cite",
+        "table",
+        "row",
+        "model",
+        "dataset",
+        "dequantization",
+        "value_bits_per_dim",
+        "checked",
+    )
+    return [
+        LiteratureRow8bit(
+            paper=r["paper"],
+            cite=r["cite"],
+            table=r["table"],
+            row=r["row"],
+            model=r["model"],
+            dataset=r["dataset"],
+            dequantization=r["dequantization"],
+            bits_per_dim=float(r["value_bits_per_dim"]),
+            checked=r["checked"],
+        )
+        for r in _read("literature_8bit.csv", columns)
+    ]

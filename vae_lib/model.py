@@ -17,8 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from vae_lib import streams
-from vae_lib.data import IMAGE_SHAPE
-from vae_lib.likelihoods import Bernoulli, Likelihood
+from vae_lib.config import TrainConfig
+from vae_lib.data import DATASETS, IMAGE_SHAPE
+from vae_lib.likelihoods import LIKELIHOODS, Bernoulli, Likelihood
 from vae_lib.priors import Prior, StandardNormal
 
 # "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster where the hardware
@@ -27,12 +28,12 @@ Precision = Literal["float32", "mixed_bfloat16"]
 
 
 def build_encoder(
-    latent_dim: int, filters: tuple[int, int] = (32, 64), channels: int = 1
+    latent_dim: int, filters: tuple[int, int] = (32, 64), input_shape: tuple[int, int, int] = IMAGE_SHAPE
 ) -> keras.Sequential:
-    """x ``[B, 28, 28, channels]`` → ``[B, 2·latent_dim]``: the mean and log-variance of q(z|x)."""
+    """x ``[B, 28, 28, 1]`` (``input_shape``) → ``[B, 2·latent_dim]``: the mean and log-variance of q(z|x)."""
     return keras.Sequential(
         [
-            keras.Input(shape=(*IMAGE_SHAPE[:2], channels)),
+            keras.Input(shape=input_shape),
             keras.layers.Conv2D(filters[0], 3, strides=2, activation="relu"),  # → 13×13
             keras.layers.Conv2D(filters[1], 3, strides=2, activation="relu"),  # → 6×6
             keras.layers.Flatten(),
@@ -43,13 +44,22 @@ def build_encoder(
     )
 
 
-def build_decoder(code_dim: int, filters: tuple[int, int] = (32, 64), outputs: int = 1) -> keras.Sequential:
-    """z ``[B, code_dim]`` → ``outputs`` numbers per pixel ``[B, 28, 28, outputs]``: p(x|z)'s logits."""
+def build_decoder(
+    code_dim: int,
+    filters: tuple[int, int] = (32, 64),
+    outputs: int = 1,
+    image_size: tuple[int, int] = (28, 28),
+) -> keras.Sequential:
+    """z ``[B, code_dim]`` → ``outputs`` numbers per pixel ``[B, 28, 28, outputs]``: p(x|z)'s logits.
+
+    Two upsamplings by 2 reach ``image_size`` from a quarter of it (7×7 for 28×28, 8×8 for 32×32).
+    """
+    height, width = image_size[0] // 4, image_size[1] // 4
     return keras.Sequential(
         [
             keras.Input(shape=(code_dim,)),
-            keras.layers.Dense(7 * 7 * filters[0], activation="relu"),
-            keras.layers.Reshape((7, 7, filters[0])),
+            keras.layers.Dense(height * width * filters[0], activation="relu"),
+            keras.layers.Reshape((height, width, filters[0])),
             keras.layers.Conv2DTranspose(filters[1], 3, strides=2, padding="same", activation="relu"),
             keras.layers.Conv2DTranspose(filters[0], 3, strides=2, padding="same", activation="relu"),
             # Linear: logits; the likelihood applies the sigmoid in a numerically stable way.
@@ -78,6 +88,8 @@ class CVAE(keras.Model):
     already (:func:`vae_lib.hardware.resolve_precision`); whatever it is, every method
     takes and returns float32 tensors, so the loss is always computed in float32.
     ``classes`` > 0 conditions both networks on a label y in ``0..classes-1``.
+    ``image_shape`` is (height, width, channels), MNIST's by default; height and width
+    must be multiples of 4 (CIFAR-10's 32×32×3 is).
     """
 
     def __init__(
@@ -88,20 +100,28 @@ class CVAE(keras.Model):
         prior: Prior | None = None,
         likelihood: Likelihood | None = None,
         classes: int = 0,
+        image_shape: tuple[int, int, int] = IMAGE_SHAPE,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {latent_dim}")
+        height, width, channels = image_shape
+        if height % 4 or width % 4:
+            raise ValueError(f"image height and width must be multiples of 4, got {height}×{width}")
+        self.image_shape = tuple(image_shape)
         self.latent_dim = latent_dim
         self.filters = tuple(filters)
         self.classes = classes
         self.prior = prior or StandardNormal()
         self.likelihood = likelihood or Bernoulli()
         with compute_precision(precision):
-            self.encoder = build_encoder(latent_dim, self.filters, IMAGE_SHAPE[-1] + classes)
+            self.encoder = build_encoder(latent_dim, self.filters, (height, width, channels + classes))
             self.decoder = build_decoder(
-                latent_dim + classes, self.filters, self.likelihood.outputs_per_pixel
+                latent_dim + classes,
+                self.filters,
+                channels * self.likelihood.outputs_per_pixel,
+                (height, width),
             )
         # Both networks were built from their Input shapes, so every weight already exists.
         self.built = True
@@ -168,3 +188,19 @@ class CVAE(keras.Model):
         """Reconstruction logits of ``x`` through one posterior sample (lets Keras build the model)."""
         mean, logvar = self.encode(x)
         return self.decode(self.reparameterize(mean, logvar))
+
+
+def model_for(config: TrainConfig, precision: Precision = "float32") -> CVAE:
+    """The untrained model of a run of ``config``: its sizes, likelihood, labels and its data's image shape.
+
+    Training builds it in the run's resolved precision; loading a run builds it in float32.
+    """
+    dataset = DATASETS[config.dataset]
+    return CVAE(
+        config.latent_dim,
+        config.filters,
+        precision,
+        likelihood=LIKELIHOODS[config.likelihood](),
+        classes=len(dataset.class_names) if config.conditional else 0,
+        image_shape=dataset.image_shape,
+    )

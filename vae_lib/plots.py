@@ -28,12 +28,14 @@ PAGE_WIDTH = 9.0  # inches
 
 
 def tile(images: np.ndarray, ncols: int) -> np.ndarray:
-    """Images ``[N, H, W(, 1)]`` → one ``[rows·H, ncols·W]`` mosaic (blank cells are 0)."""
+    """Images ``[N, H, W(, 1)]`` → one ``[rows·H, ncols·W]`` mosaic (blank cells are 0); colour
+    images ``[N, H, W, 3]`` → ``[rows·H, ncols·W, 3]``."""
     images = np.asarray(images)
-    images = images.reshape(images.shape[:3])
-    n, h, w = images.shape
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    n, h, w = images.shape[:3]
     nrows = -(-n // ncols)
-    mosaic = np.zeros((nrows * h, ncols * w), dtype=images.dtype)
+    mosaic = np.zeros((nrows * h, ncols * w, *images.shape[3:]), dtype=images.dtype)
     for i, image in enumerate(images):
         r, c = divmod(i, ncols)
         mosaic[r * h : (r + 1) * h, c * w : (c + 1) * w] = image
@@ -41,10 +43,10 @@ def tile(images: np.ndarray, ncols: int) -> np.ndarray:
 
 
 def plot_images(images: np.ndarray, ncols: int = 8, title: str | None = None, scale: float = 0.6) -> Figure:
-    """Grey-level images in [0, 1] ``[N, 28, 28, 1]`` as one mosaic."""
+    """Grey-level images in [0, 1] ``[N, 28, 28, 1]`` (or colour ``[N, H, W, 3]``) as one mosaic."""
     mosaic = tile(images, ncols)
     fig, ax = plt.subplots(figsize=(scale * mosaic.shape[1] / 28, scale * mosaic.shape[0] / 28 + 0.3))
-    ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.imshow(np.clip(mosaic, 0.0, 1.0), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=LABEL_SIZE)

@@ -34,8 +34,10 @@ class EpochImages:
     def __call__(self, epoch: int, model: CVAE) -> None:
         probabilities = model.sample(self.n, seed=self.seed).numpy()
         mosaic = plots.tile(probabilities, ncols=int(np.ceil(np.sqrt(len(probabilities)))))
-        # Dark digits on white, 3× upscaled so the GIF is readable.
-        frame = np.kron(255 - np.round(255 * mosaic), np.ones((3, 3))).astype(np.uint8)
+        levels = np.round(255 * np.clip(mosaic, 0.0, 1.0))
+        # Grey images as dark digits on white (colour ones as they are), 3× upscaled so the GIF is readable.
+        levels = 255 - levels if levels.ndim == 2 else levels
+        frame = levels.repeat(3, axis=0).repeat(3, axis=1).astype(np.uint8)
         imageio.imwrite(self.run.epoch_image(epoch), frame)
 
 

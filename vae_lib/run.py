@@ -38,7 +38,7 @@ import numpy as np
 
 from vae_lib import checkpoints
 from vae_lib.config import TrainConfig
-from vae_lib.model import CVAE
+from vae_lib.model import CVAE, model_for
 
 HISTORY_FIELDS = ("epoch", "train_loss", "test_elbo", "test_reconstruction", "test_kl", "seconds")
 History = list[dict[str, float]]
@@ -320,7 +320,7 @@ class RunFolder:
         are float32 either way, and a loaded model is for measuring, where float32 is exact.
         """
         config = self.read_config()
-        model = CVAE(config.latent_dim, config.filters)
+        model = model_for(config)
         return config, model, self.restore(model)
 
     # --- history and metrics ----------------------------------------------------------------

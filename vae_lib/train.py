@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from vae_lib import hardware, report, streams
 from vae_lib.config import TrainConfig
-from vae_lib.data import DATASETS, Mnist, held_out, load_mnist, make_pipelines
+from vae_lib.data import Mnist, held_out, load_dataset, make_pipelines
 from vae_lib.evaluate import evaluate
 from vae_lib.losses import TrainingLoss
-from vae_lib.model import CVAE
+from vae_lib.model import CVAE, model_for
 from vae_lib.run import HISTORY_FIELDS, History, Metrics, RunFolder
 
 
@@ -70,8 +70,7 @@ def build_model(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[CVAE, ke
     if config.precision == "auto":
         raise ValueError("resolve the precision first (vae_lib.hardware.resolve_precision)")
     keras.utils.set_random_seed(config.seed)
-    classes = len(DATASETS[config.dataset].class_names) if config.conditional else 0
-    model = CVAE(config.latent_dim, config.filters, config.precision, classes=classes)
+    model = model_for(config, config.precision)
     learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = config.learning_rate
     if config.lr_half_life is not None:
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
@@ -157,7 +156,7 @@ def train(
         if progress:
             tqdm.write(f"precision: {reason}")
         config = dataclasses.replace(config, precision=precision)
-        mnist = load_mnist(dataset=config.dataset) if mnist is None else mnist
+        mnist = load_dataset(config.dataset) if mnist is None else mnist
         trained = _train(config, run, mnist, hooks, progress, steps_per_call)
         if run is not None and trained.epochs_run:
             report.write_figures(run, trained.model, trained.history, mnist, config)
