@@ -32,8 +32,10 @@ def test_cite_keys_are_in_the_bibliography(loader: Callable[[], list]) -> None:
 
 def test_8bit_rows_load_as_bits_per_dim() -> None:
     rows = literature.rows_8bit()
-    assert len(rows) >= 5  # FFJORD's three MNIST rows, i-ResNet, Residual Flow
+    ffjord = {row.model for row in rows if row.cite == "grathwohl2019" and row.table == "Table 2"}
+    assert len(ffjord) == 6  # FFJORD's Table 2 MNIST column: two FFJORD cells, Real NVP, Glow, MADE, MAF
     assert all(0.3 < row.bits_per_dim < 8 for row in rows)  # 8 bpd is a uniform model of 256 levels
+    assert {row.dataset for row in rows} <= {"mnist", "fashion_mnist"}
 
 
 def test_8bit_rows_name_dequantization_and_what_was_checked() -> None:

@@ -260,6 +260,15 @@ def load_mnist_folder(folder: str | os.PathLike[str], dataset: Dataset = "mnist"
         )
         for key, name in FILES.items()
     }
+    return _mnist_format(**arrays)
+
+
+def _mnist_format(**arrays: np.ndarray) -> Mnist:
+    """The arrays as :class:`Mnist` if their images are 28×28, as IDX data sets hold; else a DataError."""
+    for split in ("train", "test"):
+        shape = arrays[f"{split}_images"].shape
+        if shape[1:] != IMAGE_SHAPE[:2]:
+            raise DataError(f"{split} images have shape {shape}, expected (N, 28, 28)")
     return Mnist(**arrays)
 
 
@@ -296,7 +305,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, dataset: Dataset 
             f"could not download {info.name} ({err}); offline, set ${variable} or --data-dir "
             f"to a folder holding {', '.join(FILES.values())}"
         ) from err
-    return Mnist(x_train, y_train, x_test, y_test)
+    return _mnist_format(train_images=x_train, train_labels=y_train, test_images=x_test, test_labels=y_test)
 
 
 def to_unit_interval(images: np.ndarray) -> np.ndarray:
