@@ -7,6 +7,7 @@ once they are written and keeps the last :data:`KEEP`. It holds::
 
     model/encoder/0/kernel             each model variable, named by its network, its layer's
     model/decoder/4/bias               index in that network (Input not counted) and its own name
+    model/prior/means                  a learned prior's variables, by their own names
     optimizer/step                     Adam's step counter (absent from committed runs)
     optimizer/encoder/0/kernel/momentum, …/velocity   Adam's two slots of that variable
     history                            the training history so far, as JSON
@@ -42,9 +43,16 @@ def model_variables(model: keras.Model) -> dict[str, keras.Variable]:
     """Every variable of ``model`` (a CVAE: Sequential networks) by structural name: ``encoder/0/kernel``."""
     named: dict[str, keras.Variable] = {}
     for network in model.layers:
-        for index, layer in enumerate(getattr(network, "layers", ())):
+        # A network's variables by layer index; a part that is one layer (a learned prior) by its own name.
+        layers = getattr(network, "layers", None)
+        parts = enumerate(layers) if layers is not None else [(None, network)]
+        for index, layer in parts:
             for variable in layer.weights:
-                name = f"{network.name}/{index}/{variable.name}"
+                name = (
+                    f"{network.name}/{variable.name}"
+                    if index is None
+                    else f"{network.name}/{index}/{variable.name}"
+                )
                 if name in named:  # a layer nesting layers: its variables would need deeper names
                     raise CheckpointError(f"two variables of {model.name} are both named {name}")
                 named[name] = variable

@@ -25,8 +25,11 @@ Dataset = Literal["mnist", "fashion_mnist", "cifar10"]
 # The decoder's p(x|z) (vae_lib.likelihoods): binary pixels, 8-bit levels, or a density on [0, 1].
 Likelihood = Literal["bernoulli", "logistic", "categorical", "continuous_bernoulli"]
 KlEstimator = Literal["monte_carlo", "analytic"]
-# What training maximizes: the ELBO (a VAE), or log p(x | z = the encoder's mean) alone (an autoencoder).
-Objective = Literal["elbo", "autoencoder"]
+# The prior p(z) (vae_lib.priors): N(0, I), a learned mixture of Gaussians, or a VampPrior.
+PriorChoice = Literal["standard_normal", "mixture", "vamp"]
+# What training maximizes: the ELBO (a VAE), the importance-weighted bound L_k (an IWAE), or
+# log p(x | z = the encoder's mean) alone (an autoencoder).
+Objective = Literal["elbo", "iwae", "autoencoder"]
 # "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster only where the
 # hardware has bfloat16 units (vae_lib.hardware). A run resolves "auto" to one of the two.
 PrecisionChoice = Literal["auto", "float32", "mixed_bfloat16"]
@@ -105,8 +108,16 @@ class TrainConfig:
     )
     objective: Objective = setting(
         "elbo",
-        "elbo: a VAE; autoencoder: the same networks with no noise and no KL, trained on log p(x | z = mean)",
+        "elbo: a VAE; iwae: the importance-weighted bound L_k with k = iwae_samples (Burda et al. 2016); "
+        "autoencoder: the same networks with no noise and no KL, trained on log p(x | z = mean)",
     )
+    iwae_samples: int = setting(5, "k of objective=iwae: posterior samples per image and step", _positive)
+    prior: PriorChoice = setting(
+        "standard_normal",
+        "p(z): standard_normal (the tutorial's N(0, I)); mixture (of prior_components learned Gaussians); "
+        "vamp (the encoder's posteriors at prior_components learned pseudo-inputs, Tomczak & Welling 2018)",
+    )
+    prior_components: int = setting(500, "components K of a mixture or VampPrior", _positive)
     beta: float = setting(
         1.0, "weight of the KL term in the training loss (1: the ELBO; β-VAE: above 1)", _not_negative
     )
@@ -141,6 +152,19 @@ class TrainConfig:
             raise ConfigError("free_bits", "needs kl=analytic (it clamps each dimension's closed-form KL)")
         if self.objective == "autoencoder" and (self.beta != 1.0 or self.kl_warmup or self.free_bits):
             raise ConfigError("objective", "an autoencoder has no KL term for beta, kl_warmup or free_bits")
+        learned = self.prior != "standard_normal"
+        if learned and (self.kl == "analytic" or self.free_bits):
+            raise ConfigError(
+                "prior", f"a {self.prior} prior has no closed-form KL: use kl=monte_carlo, and no free_bits"
+            )
+        if self.prior == "vamp" and self.conditional:
+            raise ConfigError(
+                "prior", "a VampPrior mixes the posteriors of images without labels: it cannot be conditional"
+            )
+        if self.objective == "iwae" and (self.beta != 1.0 or self.kl_warmup or self.free_bits):
+            raise ConfigError(
+                "objective", "the iwae bound has no separate KL term for beta, kl_warmup or free_bits"
+            )
         binary = self.binarization != "none"
         if self.likelihood == "bernoulli" and not binary:
             raise ConfigError(

@@ -63,11 +63,13 @@ def elbo_per_image(
 ) -> np.ndarray:
     """ELBO, reconstruction log-likelihood and KL of each of ``images``, ``float64 [N, 3]`` nats.
 
-    The analytic KL and one posterior sample per image, image i's from (seed, EVALUATION, i).
+    The analytic KL (a one-sample estimate for a prior that has none, such as a learned
+    mixture) and one posterior sample per image, image i's from (seed, EVALUATION, i).
     A conditional model is given each image's label from ``labels`` (the bound is then on
     log p(x | y)); an autoencoder's row is its objective, log p(x | z = μ), with a KL of 0.
     """
     labels = _given_labels(model, labels, len(images), "evaluated")
+    kl = "analytic" if model.prior.closed_form_kl else "monte_carlo"
 
     @tf.function(input_signature=[_IMAGES, _INDICES, tf.TensorSpec([None], tf.int32)])
     def batch_terms(x: tf.Tensor, indices: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
@@ -75,7 +77,7 @@ def elbo_per_image(
         if objective == "autoencoder":
             return tf.stack(autoencoder_terms(model, x, y), axis=-1)
         seeds = streams.image_seeds(seed, streams.Stream.EVALUATION, indices)
-        return tf.stack(elbo_terms(model, x, seeds, kl="analytic", y=y), axis=-1)
+        return tf.stack(elbo_terms(model, x, seeds, kl=kl, y=y), axis=-1)
 
     terms = [batch_terms(x, i, labels[rows]).numpy() for rows, i, x in _batches(images, batch_size)]
     return np.concatenate(terms).astype(np.float64)

@@ -82,16 +82,20 @@ class TrainingLoss:
       max(λ, KL_j), so that a dimension carrying less than λ nats is not pushed to carry
       none (Kingma et al. 2016). Needs a closed-form, per-dimension KL: N(0, I) prior.
     * ``autoencoder``: :func:`autoencoder_terms` instead of the ELBO.
+    * ``iwae_samples`` k > 0: −L_k, the importance-weighted bound of k posterior samples
+      (Burda et al. 2016's IWAE), instead of the ELBO; k = 1 is the ELBO with a one-sample KL.
     """
 
     kl: KlEstimator = "monte_carlo"
     beta: float = 1.0
     free_bits: float = 0.0
     autoencoder: bool = False
+    iwae_samples: int = 0
 
     @classmethod
     def of(cls, config: TrainConfig) -> TrainingLoss:
-        return cls(config.kl, config.beta, config.free_bits, config.objective == "autoencoder")
+        iwae_samples = config.iwae_samples if config.objective == "iwae" else 0
+        return cls(config.kl, config.beta, config.free_bits, config.objective == "autoencoder", iwae_samples)
 
     def __call__(
         self,
@@ -105,6 +109,8 @@ class TrainingLoss:
         beta = self.beta if beta is None else beta
         if self.autoencoder:
             return -tf.reduce_mean(autoencoder_terms(model, x, y).reconstruction)
+        if self.iwae_samples:
+            return -tf.reduce_mean(importance_weighted_bound(model, x, self.iwae_samples, seed, y))
         if not self.free_bits:
             terms = elbo_terms(model, x, seed, self.kl, y)
             # At β = 1 this is −mean(ELBO) to the last bit: the tutorial's loss, unchanged.

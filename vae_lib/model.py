@@ -20,7 +20,7 @@ from vae_lib import streams
 from vae_lib.config import TrainConfig
 from vae_lib.data import DATASETS, IMAGE_SHAPE
 from vae_lib.likelihoods import LIKELIHOODS, Bernoulli, Likelihood
-from vae_lib.priors import Prior, StandardNormal
+from vae_lib.priors import PRIORS, Prior, StandardNormal
 
 # "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster where the hardware
 # has bfloat16 units (vae_lib.hardware decides), with no loss scaling needed.
@@ -114,6 +114,8 @@ class CVAE(keras.Model):
         self.filters = tuple(filters)
         self.classes = classes
         self.prior = prior or StandardNormal()
+        if hasattr(self.prior, "attach"):  # a prior made of the encoder's posteriors (a VampPrior)
+            self.prior.attach(self.encode)
         self.likelihood = likelihood or Bernoulli()
         with compute_precision(precision):
             self.encoder = build_encoder(latent_dim, self.filters, (height, width, channels + classes))
@@ -191,7 +193,7 @@ class CVAE(keras.Model):
 
 
 def model_for(config: TrainConfig, precision: Precision = "float32") -> CVAE:
-    """The untrained model of a run of ``config``: its sizes, likelihood, labels and its data's image shape.
+    """The untrained model of a run of ``config``: its sizes, prior, likelihood, labels, data's image shape.
 
     Training builds it in the run's resolved precision; loading a run builds it in float32.
     """
@@ -200,6 +202,7 @@ def model_for(config: TrainConfig, precision: Precision = "float32") -> CVAE:
         config.latent_dim,
         config.filters,
         precision,
+        prior=PRIORS[config.prior](config, dataset.image_shape),
         likelihood=LIKELIHOODS[config.likelihood](),
         classes=len(dataset.class_names) if config.conditional else 0,
         image_shape=dataset.image_shape,
