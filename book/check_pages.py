@@ -17,7 +17,8 @@ from the built HTML and refusing any other request (the book must work offline),
   ``mystnb: {figure: {caption: ..., name: ...}}`` in its metadata);
 * references: no cross-reference left unresolved (Sphinx's unlinked ``xref`` markup, a role
   such as ``{numref}`` or ``{glue:text}`` left as text, LaTeX's ``??``), and every
-  ``{glue:text}`` of a chapter's Markdown rendered a value (a glue that fails renders nothing);
+  ``{glue:text}`` of a chapter's Markdown rendered a value (a glue that fails renders nothing),
+  and every mention of a chapter in the prose ("chapter 5") is a link to it;
 * tables: no output prints a table as aligned text where a rendered table belongs.
 
 Prints one line per check and ``N passed, N failed``, exits non-zero on any failure, and saves
@@ -116,6 +117,11 @@ INSPECT_PAGE = """async () => {
     unlinkedXrefs: [...article.querySelectorAll(".xref")].filter((el) => !el.closest("a"))
       .map((el) => el.textContent.trim()),
     prose: proseText(article),
+    unlinkedChapters: (() => {  // "chapter 5" in the prose, outside any link
+      const copy = article.cloneNode(true);
+      copy.querySelectorAll("pre, code, a, .math, mjx-container, script, style").forEach((el) => el.remove());
+      return copy.textContent.match(/\\b[Cc]hapters? \\d+/g) || [];
+    })(),
     pastedText: article.querySelectorAll("span.pasted-text").length,
     textOutputs: [...article.querySelectorAll(".cell_output pre")].map((pre) => pre.textContent),
   };
@@ -223,6 +229,7 @@ def inspect(browser_page: Page, page: str, html: Path, out: Path) -> Iterator[tu
     yield not broken, f"{len(set(seen['articleLinks']))} links checked, leading nowhere: {broken or 'none'}"
     unresolved = [f"unlinked reference {x!r}" for x in seen["unlinkedXrefs"]]
     unresolved += [f"{role!r} left as text" for role in UNRENDERED_ROLE.findall(seen["prose"])]
+    unresolved += [f"{mention!r} not a link" for mention in seen["unlinkedChapters"]]
     yield not unresolved, f"unresolved references: {'; '.join(unresolved) or 'none'}"
     if expected := glue_text_roles(page):
         shown = seen["pastedText"]

@@ -206,7 +206,9 @@ on_dynamic = glue("ch01_on_dynamic", float(grey.sum(axis=(1, 2, 3)).mean()))
 # Thresholded digits are far less random than drawn ones: given its grey levels, a
 # thresholded digit is certain, while a drawn one carries a coin flip at every edge pixel
 # that no model can predict. The same kind of model therefore scores far better on
-# thresholded digits. The book's two 50-dimensional models, committed in `results/`,
+# thresholded digits. Its score is a log-probability per image in **nats**, the unit of the
+# natural logarithm (one nat is $\log_2 e \approx 1.443$ bits; [chapter 4](04_elbo.ipynb)
+# says more), and higher is better. Two of the book's 50-dimensional models, committed in `results/`,
 # show by how much ({numref}`tab-01-protocols`): one trained and tested on thresholded
 # digits ([chapter 7](07_results.ipynb)), the other trained on dynamically binarized
 # digits and tested on a stochastic binarization of the test set
@@ -248,11 +250,12 @@ Markdown(caption + table(header, rows, align="lrllrr").data + "\n:::")
 # %% [markdown]
 # The thresholded model's test ELBO is {glue:text}`ch01_static_elbo:.2f` nats, and its
 # importance-weighted bound $\mathcal{L}_{k}$ ([chapter 4](04_elbo.ipynb)) with
-# $k =$ {glue:text}`ch01_static_k:,` is {glue:text}`ch01_static_iw:.2f`, computed on
-# {glue:text}`ch01_static_iw_images:,` test images; the stochastic model's are
-# {glue:text}`ch01_dynamic_elbo:.2f` and, with $k =$ {glue:text}`ch01_dynamic_k:,`,
-# {glue:text}`ch01_dynamic_iw:.2f`, estimated for all {glue:text}`ch01_test_n:,` test
-# images from {glue:text}`ch01_dynamic_iw_images:,` of them. On thresholded digits the
+# $k =$ {glue:text}`ch01_static_k:,` is {glue:text}`ch01_static_iw:.2f`; the stochastic
+# model's are {glue:text}`ch01_dynamic_elbo:.2f` and, with $k =$
+# {glue:text}`ch01_dynamic_k:,`, {glue:text}`ch01_dynamic_iw:.2f`. Both bounds are
+# estimates for all {glue:text}`ch01_test_n:,` test images, made from
+# {glue:text}`ch01_static_iw_images:,` and {glue:text}`ch01_dynamic_iw_images:,` of them
+# ([chapter 8](08_papers.ipynb) gives the estimator). On thresholded digits the
 # ELBO is {glue:text}`ch01_elbo_gap:.1f` nats higher and the bound
 # {glue:text}`ch01_iw_gap:.1f` nats higher. The two models differ in training as well as
 # in data, as the table shows, so not all of that difference is the binarization's;

@@ -225,8 +225,22 @@ table(
 # %% [markdown]
 # The second convolution reads all of the $13 \times 13$ map: its six windows cover rows
 # 0 to 12 exactly. The first one's thirteen windows end at row 26, so the input's last
-# row and last column (index 27) never reach the encoder. Nothing is lost: MNIST's
-# digits are centred in their $28 \times 28$ frame, and its border pixels are blank.
+# row and last column (index 27) never reach the encoder. How much ink is there?
+
+# %%
+mnist = data.load_mnist()
+images = mnist.train_images.astype(np.float64)  # [60000, 28, 28] grey levels
+unseen = np.concatenate([images[:, 27, :], images[:, :, 27]], axis=1)  # row and column 27
+inked = glue("ch02_edge_images", int((unseen > 0).any(axis=1).sum()))
+share = glue("ch02_edge_ink", float(unseen.sum() / images.sum()))
+glue("ch02_train_n", len(images))
+print(f"ink in row or column 27: {inked:,} of {len(images):,} training images, {share:.4%} of all ink")
+
+# %% [markdown]
+# Little: MNIST's digits are centred in their $28 \times 28$ frame by their centre of mass,
+# and ink reaches the last row or column in only {glue:text}`ch02_edge_images:,` of the
+# {glue:text}`ch02_train_n:,` training images, {glue:text}`ch02_edge_ink:.4%` of all the
+# ink. The encoder cannot see it, and the decoder must still draw it.
 # The decoder's transposed convolutions use `"same"` padding, which makes a stride-$s$
 # layer multiply the side by exactly $s$: $7 \to 14 \to 28$.
 #
@@ -264,7 +278,7 @@ dense = glue("ch02_decoder_dense", decoder_layers[0].count_params())
 # `[batch, d]`; `decode` returns logits with the shape of the images.
 
 # %%
-pipes = data.make_pipelines(data.load_mnist(), batch_size=32)
+pipes = data.make_pipelines(mnist, batch_size=32)
 x = pipes.test_images[:8]
 mean, logvar = cvae.encode(x)
 z = cvae.reparameterize(mean, logvar, seed=[0, 0])
@@ -317,7 +331,7 @@ plt.show()
 #    \frac{\partial \log \mathcal{N}}{\partial \sigma^2} = \frac{\varepsilon^2 - 1}{2\sigma^2}.
 #    $$ (eq-02-gradients)
 #
-#    With respect to $s$ the gradient does not depend on $\sigma$ at all; with respect to the
+#    By {eq}`eq-02-gradients`, with respect to $s$ the gradient does not depend on $\sigma$ at all; with respect to the
 #    variance it grows like $1/\sigma^2$, so a learning rate that suits $\sigma = 1$ would
 #    throw a narrow posterior wildly around. TensorFlow agrees
 #    ({numref}`tab-02-gradients`, the mean over 10,000 draws of $\varepsilon$):

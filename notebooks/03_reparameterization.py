@@ -39,7 +39,8 @@
 # $$ (eq-03-trick)
 #
 # Then $z$ has exactly the distribution $\mathcal{N}(\mu, \operatorname{diag}\sigma^2)$, and
-# the expectation can be taken over $\varepsilon$ instead, so the gradient moves inside it:
+# the expectation {eq}`eq-03-objective` can be taken over $\varepsilon$ instead, so the
+# gradient moves inside it:
 #
 # $$
 # \nabla_\phi\, \mathbb{E}_{q_\phi(z \mid x)}\bigl[f(z)\bigr]

@@ -84,7 +84,7 @@ def captioned(name: str, caption: str, header: list[str], rows: list[list[str]])
 # = \mathbb{E}_{q_\phi(z \mid x)}\!\left[\frac{p_\theta(x, z)}{q_\phi(z \mid x)}\right].
 # $$ (eq-04-importance)
 #
-# The logarithm is concave, so by **Jensen's inequality** the log of an average is at
+# Take the logarithm of {eq}`eq-04-importance`. The logarithm is concave, so by **Jensen's inequality** the log of an average is at
 # least the average of the logs, $\log \mathbb{E}[w] \ge \mathbb{E}[\log w]$:
 #
 # $$
@@ -143,7 +143,7 @@ def captioned(name: str, caption: str, header: list[str], rows: list[list[str]])
 # p(z) = \mathcal{N}(0, 1), \qquad p(x \mid z) = \mathcal{N}(x;\ z,\ s^2).
 # $$ (eq-04-toy-model)
 #
-# Completing the square gives the evidence $p(x) = \mathcal{N}(x;\ 0,\ 1 + s^2)$ and the
+# For the model {eq}`eq-04-toy-model`, completing the square gives the evidence $p(x) = \mathcal{N}(x;\ 0,\ 1 + s^2)$ and the
 # posterior $p(z \mid x) = \mathcal{N}\bigl(z;\ \tfrac{x}{1+s^2},\ \tfrac{s^2}{1+s^2}\bigr)$.
 # For a Gaussian $q = \mathcal{N}(m, v)$ the ELBO {eq}`eq-04-elbo` has a closed form too:
 #
@@ -190,7 +190,7 @@ captioned(
 # figures: their unit is the **nat**. One nat is $1/\ln 2 \approx 1.443$ bits, and a
 # log-probability of $-100$ nats is a probability of $e^{-100}$.
 #
-# In {numref}`tab-04-toy` the last two columns agree for every $q$, as {eq}`eq-04-gap`
+# In {numref}`tab-04-toy` the ELBO is {eq}`eq-04-toy-elbo`, and the last two columns agree for every $q$, as {eq}`eq-04-gap`
 # says, and the gap is zero for $q = \mathcal{N}(1.6, 0.2)$, the true posterior. The last
 # row, $q = p(z)$, is what an encoder that ignores its input achieves. Seen as a landscape
 # over the mean $m$ of $q$ ({numref}`fig-04-landscape`):
@@ -234,7 +234,8 @@ plt.show()
 # = -\frac12 \sum_{j=1}^{d} \Bigl[\frac{(z_j - \mu_j)^2}{\sigma_j^2} + \log \sigma_j^2 + \log 2\pi\Bigr],
 # $$ (eq-04-log-normal)
 #
-# with $\log p(z)$ the case $\mu = 0$, $\log\sigma^2 = 0$.
+# with $\log p(z)$ the case $\mu = 0$, $\log\sigma^2 = 0$. The library computes {eq}`eq-04-log-normal` as
+# `log_normal_pdf`:
 
 # %% tags=["nbval-ignore-output", "remove-input"]
 show_source(losses.log_normal_pdf)

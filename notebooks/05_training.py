@@ -249,8 +249,8 @@ Image(filename=str(run.figure("progress.gif")))
 #
 # ## A word on the numbers
 #
-# A test ELBO is a number of nats per image (natural-log units: one nat is $\log e$, about
-# 1.44 bits), a lower bound on the average $\log p(x)$ of a test digit, so higher is
+# A test ELBO is a number of nats per image (natural-log units: one nat is $\log_2 e$, about
+# 1.443 bits), a lower bound on the average $\log p(x)$ of a test digit, so higher is
 # better. Compare it only with numbers measured the same way: on the same binarization
 # (thresholded here, stochastic in most papers, as [chapter 8](08_papers.ipynb) shows),
 # with the same latent size (two dimensions is very restrictive,

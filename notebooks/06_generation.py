@@ -54,7 +54,7 @@ from vae_lib.train import train
 #
 # We ask `train` for the run of [chapter 5](05_training.ipynb): `tutorial_run()` gives the
 # same configuration and folder as there (the reduced run, if `VAE_QUICK=1`). The run is
-# finished, so it is loaded from its checkpoint in a moment; if chapter 5 has not been run
+# finished, so it is loaded from its checkpoint in a moment; if [chapter 5](05_training.ipynb) has not been run
 # here (in a fresh Colab session, say) this cell trains it first.
 
 # %% tags=["nbval-ignore-output"]

@@ -189,7 +189,7 @@ table(
 # The recomputed test ELBO is {glue:text}`ch07_elbo:.2f` nats per image
 # (`metrics.json`: {glue:text}`ch07_elbo_saved:.2f`), of which the reconstruction term is
 # {glue:text}`ch07_reconstruction:.2f` and the KL term {glue:text}`ch07_kl:.2f`. Compare
-# the two parts with those of chapter 5's model ({numref}`tab-07-tutorial` below): here
+# the two parts with those of [chapter 5](05_training.ipynb)'s model ({numref}`tab-07-tutorial` below): here
 # the code costs several times more nats, because fifty numbers can hold far more about a
 # digit, and in exchange the reconstruction term shrinks to a fraction of what it was. The
 # ELBO rewards that trade whenever the nats spent on the code save more nats of
@@ -409,7 +409,7 @@ plt.show()
 # there; in fifty dimensions there is far more room for such holes than in two, and a
 # better ELBO does not close them. The encoder and decoder are much better than the prior
 # they sample from. Reconstructions, which decode codes of real images, show the model at
-# its best ({numref}`fig-07-reconstructions`): the first 16 test digits, with chapter 5's
+# its best ({numref}`fig-07-reconstructions`): the first 16 test digits, with [chapter 5](05_training.ipynb)'s
 # model in the middle row when its run folder is present.
 
 # %% mystnb={"figure": {"caption": "The first 16 test digits, their reconstructions by chapter 5's two-dimensional model (when its run is present) and by the 50-dimensional one.", "name": "fig-07-reconstructions"}} tags=["nbval-ignore-output"]
@@ -438,7 +438,7 @@ plt.show()
 # single-sample estimate of the ELBO on the 10,000 thresholded test images, so it measures
 # the same thing. (The tutorial suggests larger networks, but that copy reports no figure
 # for them, so there is none to compare this model with.) {numref}`tab-07-tutorial` is
-# built from that figure and from our runs' own files: chapter 5's history, if its run
+# built from that figure and from our runs' own files: [chapter 5](05_training.ipynb)'s history, if its run
 # folder is present, and this model's `metrics.json`. These are figures on *thresholded*
 # digits, comparable with each other and with the tutorial, not with the papers' figures
 # on stochastically binarized MNIST: [chapter 8](08_papers.ipynb) measures our models the
@@ -462,7 +462,7 @@ table(
     name="tab-07-tutorial",
 )
 
-# %%
+# %% tags=["remove-output"]
 glue("ch07_vs_tutorial", metrics.test_elbo - TUTORIAL_ELBO)
 glue("ch07_ratio", metrics.test_elbo / TUTORIAL_ELBO)
 

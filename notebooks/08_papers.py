@@ -152,7 +152,7 @@ plt.show()
 # Thresholded digits are not free either: their exact outlines, which a thresholded test
 # set asks a model to predict pixel by pixel, cost nats of their own. Our own 50-dimensional
 # models show how large the difference is in practice ({numref}`tab-08-protocols`):
-# chapter 7's, trained and tested on thresholded digits, and this chapter's best, trained
+# [chapter 7](07_results.ipynb)'s, trained and tested on thresholded digits, and this chapter's best, trained
 # and tested the papers' way. They differ in their training too (epochs, learning rate),
 # so the difference is the protocols' and the training's together.
 
@@ -180,7 +180,7 @@ table(
     name="tab-08-protocols",
 )
 
-# %%
+# %% tags=["remove-output"]
 glue("ch08_static_elbo", static.test_elbo)
 glue("ch08_static_bound", static.bound.estimate)
 glue("ch08_elbo_difference", static.test_elbo - dynamic.test_elbo)
@@ -257,8 +257,8 @@ glue("ch08_bound_difference", static.bound.estimate - dynamic.bound.estimate)
 # %% [markdown]
 # ## Choosing settings on held-out images
 #
-# Chapter 7's 50-dimensional model, trained for 120 epochs at a learning rate of $10^{-3}$
-# (the run `latent50-dynamic` below), left two questions: would a deeper decoder do better
+# [Chapter 7](07_results.ipynb)'s 50-dimensional network, trained on dynamically binarized digits for 120 epochs
+# at a learning rate of $10^{-3}$ (the run `latent50-dynamic` below), left two questions: would a deeper decoder do better
 # for the same time, and was the learning rate too timid? Each was asked with short runs
 # of 20 epochs, with `--validation`: trained on the first 50,000 training images, judged on
 # the last 10,000, with the learning rate halving every 7 epochs so that each run ends
@@ -322,7 +322,7 @@ ax.grid(alpha=0.3)
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% tags=["remove-output"]
 final, median_seconds, overfit = {}, {}, []
 for name, (_, history) in validation.items():
     final[name] = history[-1]["test_elbo"]
@@ -362,8 +362,8 @@ glue("ch08_train_minus_validation", max(overfit))
 # ## Our models under the protocol
 #
 # Three runs were trained with `--binarization dynamic` on all 60,000 training images and
-# committed in `results/`, like chapter 7's: the tutorial's recipe (latent size 2, 10
-# epochs); chapter 7's wider model with 50 latent dimensions, trained for 120 epochs with
+# committed in `results/`, like [chapter 7](07_results.ipynb)'s: the tutorial's recipe (latent size 2, 10
+# epochs); [chapter 7](07_results.ipynb)'s wider network with 50 latent dimensions, trained for 120 epochs with
 # a learning rate that halves every 30; and the same model with the settings chosen above:
 #
 # ```bash
@@ -549,7 +549,7 @@ table(
     name="tab-08-literature",
 )
 
-# %%
+# %% tags=["remove-output"]
 burda = [r for r in published if r.cite == "burda2016"]
 iaf = {r.estimate.split(" ")[0]: r for r in published if r.cite == "kingma2016"}
 vae_rows = [r for r in burda if r.model.startswith("VAE")]
@@ -604,7 +604,8 @@ plt.show()
 # on these images, and by {glue:text}`ch08_k_gain_last:.2f` from $k = 100$ to 1,000. The
 # error bars are the spread across the 100 images, and they are mostly the images' own
 # differences, which every $k$ shares: the curve itself is much surer than the bars
-# suggest. The steps between the last points are small: 5,000 samples add little to 1,000.
+# suggest. The curve is flattening, but it stops at 1,000: how much the step to 5,000, which
+# the table's figures take, adds on these images is not drawn here.
 
 # %% [markdown]
 # ## What the table says
@@ -628,7 +629,8 @@ plt.show()
 #   {cite:t}`burda2016` trained with one sample. On thresholded digits
 #   ([chapter 5](05_training.ipynb)) its figure looked like the tutorial's own; on the
 #   papers' scale it is far from competitive, because two numbers cannot describe a digit.
-# * **Chapter 7's 50-dimensional model**, 120 epochs at a learning rate of $10^{-3}$,
+# * **[Chapter 7](07_results.ipynb)'s 50-dimensional network on dynamically binarized digits**, 120 epochs at a
+#   learning rate of $10^{-3}$,
 #   reaches {glue:text}`ch08_latent50_dynamic_estimate:.2f` ±
 #   {glue:text}`ch08_latent50_dynamic_estimate_stderr:.2f` on all test images (estimated;
 #   {glue:text}`ch08_latent50_dynamic_subset:.2f` ±
@@ -686,7 +688,7 @@ plt.show()
 #
 # ## Exercises
 #
-# 1. Evaluate chapter 7's thresholded model on the stochastic test set (load it with
+# 1. Evaluate [chapter 7](07_results.ipynb)'s thresholded model on the stochastic test set (load it with
 #    `committed_run("latent50")`, then `evaluate` on `binary_test_images(mnist, "dynamic")`).
 #    Why is it so much worse there, although it was the better model on its own test set?
 # 2. Recompute the entropy floor {eq}`eq-08-floor` of this chapter for the training set. Is

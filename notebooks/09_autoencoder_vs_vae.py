@@ -102,7 +102,7 @@ QUICK = os.environ.get(QUICK_ENV) == "1"
 #
 # ## Two models, one recipe
 #
-# `family_run` is the recipe that chapters 9 to 12 share: the tutorial's networks, trained
+# `family_run` is the recipe that chapters [9](09_autoencoder_vs_vae.ipynb) to [12](12_conditional_vae.ipynb) share: the tutorial's networks, trained
 # for 10 epochs in batches of 128 at a learning rate of $10^{-3}$ (faster than the
 # tutorial's recipe of [chapter 5](05_training.ipynb), and to a better ELBO), each model in
 # a folder of its own that is loaded, not retrained, when it holds a finished run. The
@@ -341,7 +341,7 @@ plt.show()
 # ({glue:text}`ch09_ae_fit_mean_z1:.2f`, {glue:text}`ch09_ae_fit_mean_z2:.2f`), with
 # variances of {glue:text}`ch09_ae_fit_var_z1:.2f` and {glue:text}`ch09_ae_fit_var_z2:.2f`
 # and covariance {glue:text}`ch09_ae_fit_cov:.2f`: a prior no one could have written down
-# before training. Decoded, all three give digits, blurry ones as in chapter 6, among
+# before training. Decoded, all three give digits, blurry ones as in [chapter 6](06_generation.ipynb), among
 # shapes between digits, and by eye there is little to choose between them. Two
 # measurements can choose.
 #
@@ -355,7 +355,7 @@ plt.show()
 # shows the reached cells, with the contour of each fitted Gaussian that holds 86% of its
 # samples (two standard deviations: $1 - e^{-2}$ of the mass in two dimensions).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 CELLS = 40  # per axis of a model's box: 1,600 cells, some 37 training codes per cell on average
 
 

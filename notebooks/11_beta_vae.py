@@ -81,14 +81,15 @@ LATENT_DIM = 16
 #     \mathrm{KL}\bigl(q_\phi(z \mid x) \,\|\, p(z)\bigr).
 # $$ (eq-11-rate)
 #
-# Both are in nats per image, and the ELBO of [chapter 4](04_elbo.ipynb), averaged over the
+# Both, {eq}`eq-11-distortion` and {eq}`eq-11-rate`, are in nats per image, and the ELBO of [chapter 4](04_elbo.ipynb), averaged over the
 # images, is exactly minus their sum:
 #
 # $$
 # -\,\mathbb{E}_{p_{\mathcal{D}}(x)}\bigl[\mathcal{L}(x)\bigr] = D + R.
 # $$ (eq-11-elbo)
 #
-# The rate earns its name from what it bounds. Write $q_\phi(z) =
+# Every ELBO in this chapter is the $-(D + R)$ of {eq}`eq-11-elbo`, the model judged at
+# $\beta = 1$ whatever $\beta$ it was trained with. The rate earns its name from what it bounds. Write $q_\phi(z) =
 # \mathbb{E}_{p_{\mathcal{D}}(x)}[q_\phi(z \mid x)]$ for the *aggregate posterior*, the
 # codes of all images pooled ([chapter 6](06_generation.ipynb) drew it in two dimensions).
 # Then
@@ -174,7 +175,7 @@ print(f"D_0 = {no_rate_distortion:.2f} nats per test image")
 # below are those of barely trained models.
 
 
-# %%
+# %% tags=["remove-output"]
 def trained_model(name: str, **changes: object) -> Trained:
     """The family's recipe with a 16-D code, the closed-form KL and ``changes``, in runs/``name``."""
     config, folder = family_run(name, latent_dim=LATENT_DIM, kl="analytic", **changes)
@@ -357,7 +358,7 @@ plt.show()
 # $$ (eq-11-active)
 #
 # and saw that a unit's KL term $R_j$ tells more than the count. {numref}`fig-11-units`
-# shows each model's sixteen terms, largest first.
+# shows each model's sixteen terms, largest first, beside the count of {eq}`eq-11-active`.
 
 
 # %%
@@ -428,7 +429,7 @@ print({f"{beta:g}": int((kls > 0.1).sum()) for beta, kls in unit_kls.items()}, "
 # \beta_t = \beta \min\Bigl(1, \frac{t}{T}\Bigr),
 # $$ (eq-11-warmup)
 #
-# with $t$ counted in epochs (the library raises it a little at every step,
+# with $t$ in {eq}`eq-11-warmup` counted in epochs (the library raises it a little at every step,
 # `kl_warmup=T`), so that the encoder learns to use the code before the KL term can push it
 # back to the prior. **Free bits** {cite}`kingma2016`, from the paper whose ResNet VAE
 # [chapter 8](08_papers.ipynb) compared ours with, changes the objective itself: each
@@ -441,7 +442,7 @@ print({f"{beta:g}": int((kls > 0.1).sum()) for beta, kls in unit_kls.items()}, "
 #   \mathrm{KL}\bigl(q_\phi(z_j \mid x) \,\|\, p(z_j)\bigr)\Bigr),
 # $$ (eq-11-free-bits)
 #
-# so the first $\lambda$ nats of each unit are free (`free_bits=λ`, with the closed-form
+# so under {eq}`eq-11-free-bits` the first $\lambda$ nats of each unit are free (`free_bits=λ`, with the closed-form
 # KL of each unit, `kl="analytic"`). We try both at $\beta =$
 # {glue:text}`ch11_collapse_beta`: warm-up over {glue:text}`ch11_warmup_epochs` of the 10
 # epochs, and free bits of $\lambda =$ {glue:text}`ch11_free_bits` nats per unit. All three

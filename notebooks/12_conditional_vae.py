@@ -92,11 +92,11 @@ show_source(CVAE.encode, CVAE.decode)
 # %% [markdown]
 # ## Three models
 #
-# We train two conditional VAEs with the recipe that chapters 9 to 12 share
+# We train two conditional VAEs with the recipe that chapters [9](09_autoencoder_vs_vae.ipynb) to [12](12_conditional_vae.ipynb) share
 # (`family_run`): one with a two-dimensional code, whose whole style space we can draw, and
 # one with sixteen dimensions, room for more style. The unconditional VAE to compare them
 # with is the two-dimensional one of [chapter 9](09_autoencoder_vs_vae.ipynb), the same
-# run (`"ch09-vae"`), loaded from its folder if chapter 9 has trained it here. Each takes
+# run (`"ch09-vae"`), loaded from its folder if [chapter 9](09_autoencoder_vs_vae.ipynb) has trained it here. Each takes
 # a few minutes to train on two CPU cores; a finished run is loaded instead.
 
 # %% tags=["nbval-ignore-output"]
@@ -192,7 +192,7 @@ plt.show()
 #
 # With two dimensions, the whole style space fits on the page. {numref}`fig-12-plane`
 # decodes one grid of codes, spaced by prior quantiles as in {numref}`fig-06-manifold`,
-# with three labels, as {cite:t}`kingma2014semi` drew theirs. Where chapter 6's plane was a
+# with three labels, as {cite:t}`kingma2014semi` drew theirs. Where [chapter 6](06_generation.ipynb)'s plane was a
 # map of the classes, this one is a map of a single style: the same place of the plane
 # draws each class with the same slant and weight, and the axes of the plane are the
 # directions in which the style changes.
@@ -252,7 +252,7 @@ table(
     name="tab-12-codes",
 )
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 glue("ch12_code_acc_cvae2", 100 * code_accuracy["conditional, d = 2"])
 glue("ch12_code_acc_cvae16", 100 * code_accuracy["conditional, d = 16"])
 glue("ch12_code_acc_vae", 100 * code_accuracy["unconditional, d = 2"])
@@ -368,7 +368,7 @@ table(
     name="tab-12-classifier",
 )
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 KEYS = {
     "test digits": "test",
     "conditional, d = 2: samples": "cvae2_samples",
@@ -432,7 +432,7 @@ for ax in (left, right):
 fig.tight_layout()
 plt.show()
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-output"]
 worst = int(np.argmin(per_label["conditional, d = 2: samples"]))
 glue("ch12_worst_label", worst)
 glue("ch12_worst_agreement", 100 * per_label["conditional, d = 2: samples"][worst])
@@ -449,7 +449,7 @@ glue("ch12_commonest_share", 100 * float(read_share.max()))
 # {glue:text}`ch12_commonest_class` and only {glue:text}`ch12_rarest_share:.1f` % as a
 # {glue:text}`ch12_rarest_class`, where the test set has about 10 % of each. The prior
 # covers the classes in proportion to the prior mass of their regions in the latent
-# plane, and nothing makes those equal; chapter 6's model, too, had no region of 4s in
+# plane, and nothing makes those equal; [chapter 6](06_generation.ipynb)'s model, too, had no region of 4s in
 # {numref}`fig-06-manifold`. Given the label, every class is made on demand.
 #
 # ## What the label is worth, in nats
@@ -463,7 +463,7 @@ glue("ch12_commonest_share", 100 * float(read_share.max()))
 # \log p(x \mid y) = \log p(x) + \log p(y \mid x) - \log p(y).
 # $$ (eq-12-bayes)
 #
-# Take the ten labels as equally likely, $p(y) = 1/10$ (MNIST's classes are nearly
+# In {eq}`eq-12-bayes`, take the ten labels as equally likely, $p(y) = 1/10$ (MNIST's classes are nearly
 # equally frequent). Since $\log p(y \mid x) \le 0$,
 #
 # $$

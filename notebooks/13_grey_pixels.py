@@ -45,7 +45,7 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
     library = "git+https://github.com/vae-book/cvae-mnist-tf@main"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
-# %%
+# %% tags=["remove-output"]
 import math
 import os
 
@@ -81,7 +81,7 @@ glue("ch13_latent_dim", LATENT_DIM)
 # \qquad x \in \{0, 1\}.
 # $$ (eq-13-bernoulli)
 #
-# Nothing stops the code from evaluating the same expression at a grey level
+# Nothing stops the code from evaluating {eq}`eq-13-bernoulli` at a grey level
 # $x \in [0, 1]$, and that is what a binary cross-entropy on grey pixels does. But as a
 # function of $x$ on $[0, 1]$ it does not integrate to one, so it is not a density there.
 # {cite:t}`loaizaganem2019` complete it: the **continuous Bernoulli** distribution on

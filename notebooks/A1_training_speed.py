@@ -63,7 +63,7 @@ from vae_lib.train import build_model, compile_steps
 # `vae_lib.train.compile_steps` compiles a loop of `n` steps into one TensorFlow graph, and
 # `train(..., steps_per_call=50)` calls it with `n = 50`: Python reads the loss, checks it
 # for NaN and moves the progress bar every 50 steps instead of every step. Each step inside
-# is chapter 5's `train_step`, so the numbers do not change, only the overhead. It matters
+# is [chapter 5](05_training.ipynb)'s `train_step`, so the numbers do not change, only the overhead. It matters
 # most where the step is short: small models, small batches, and GPUs, which would
 # otherwise sit idle while Python catches up.
 
@@ -95,7 +95,7 @@ show_source(compile_steps)
 # command line's, is `precision="auto"`: `vae_lib.hardware` looks at the CPU's flags and
 # the GPUs' compute capability when a run starts, picks `mixed_bfloat16` only where it is
 # native, and the run records and prints its choice with the reason. A run that is resumed
-# keeps the precision it started with. Chapter 5's recipe asks for float32 explicitly, so
+# keeps the precision it started with. [Chapter 5](05_training.ipynb)'s recipe asks for float32 explicitly, so
 # that its numbers are the same on every machine. Here is what `"auto"` picks on the
 # machine that runs this page:
 
