@@ -198,7 +198,8 @@ glue("ch08_bound_difference", static.bound.estimate - dynamic.bound.estimate)
 # The papers' protocol, as {cite:t}`burda2016` describe it and as most later work on
 # "dynamically binarized MNIST" follows it:
 #
-# * **Training** on all 60,000 training images, binarized stochastically afresh each time
+# * **Training** on MNIST's training images (the 2016 paper kept 400 of the 60,000 back for
+#   validation, as `vae_lib/literature.csv` records), binarized stochastically afresh each time
 #   an image is used: `--binarization dynamic`.
 # * **Testing** on the 10,000 test images binarized stochastically *once*, so that every
 #   model meets the same binary digits. `vae_lib.data.binary_test_images(mnist, "dynamic")`

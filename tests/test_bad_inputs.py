@@ -134,7 +134,7 @@ def numbers(history: list[dict]) -> list[dict]:
             ["evaluate", "x", "--iw-samples", "many"],
             "argument --iw-samples: 'many' is not a whole number",
         ),
-        (["evaluate"], "the following arguments are required: run_dir"),
+        (["evaluate"], "the following arguments are required: RUN_FOLDER"),
         (["train"], "the following arguments are required: --out"),
         (
             ["train", "--out", "x", "--epochs", "0"],

@@ -39,6 +39,7 @@ EXPECTED_CHAPTERS = [
     "11_beta_vae",
     "12_conditional_vae",
     "13_grey_pixels",
+    "14_learned_priors",
     "A1_training_speed",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.

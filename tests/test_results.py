@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import yaml
 from vae_lib.config import TrainConfig
 from vae_lib.data import Mnist, held_out_images
 from vae_lib.evaluate import SUBSET_SEED, evaluate
+from vae_lib.literature import rows
 from vae_lib.run import RESULTS_URL, RunFolder, committed_run
 
 RESULTS = Path(__file__).parent.parent / "results"
@@ -49,6 +48,10 @@ def test_the_papers_protocol_figures_name_their_protocol_and_are_consistent() ->
         assert 0 < bound.estimate_stderr < bound.stderr / 2
     assert wide.bound.mean > tutorial.bound.mean + 50
     assert best.epochs * best.seconds_per_epoch < 60 * 60  # trained within the hour
+    # Above Burda et al.'s two-layer VAE trained with one sample by more than three standard
+    # errors of the estimate (which cover the choice of bounded images, not the training seed).
+    vae2_k1 = next(r for r in rows() if r.row == "MNIST / 2 stochastic layers / k=1 / VAE")
+    assert best.bound.estimate - 3 * best.bound.estimate_stderr > vae2_k1.value
 
 
 @pytest.mark.parametrize("name", VALIDATION_RUNS)
@@ -75,24 +78,3 @@ def test_the_download_address_is_the_books_repository() -> None:
     repository = yaml.safe_load((RESULTS.parent / "_config.yml").read_text())["repository"]["url"]
     owner_and_name = repository.removeprefix("https://github.com/")
     assert f"https://raw.githubusercontent.com/{owner_and_name}/main/results/" == RESULTS_URL
-
-
-@pytest.mark.parametrize("weights", [True, False])
-def test_committed_run_is_downloaded_where_there_is_no_clone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights: bool
-) -> None:
-    fetched = []
-
-    def urlretrieve(url: str, path: Path) -> None:  # the repository's raw files, served from this clone
-        relative = url.removeprefix(RESULTS_URL)
-        fetched.append(relative)
-        shutil.copyfile(RESULTS / relative, path)
-
-    monkeypatch.setattr(urllib.request, "urlretrieve", urlretrieve)
-    monkeypatch.chdir(tmp_path)
-    run = committed_run("latent50-dynamic", weights=weights)
-    assert run.read_history() == RunFolder(RESULTS / "latent50-dynamic").read_history()
-    assert fetched[-1] == "latent50-dynamic/config.json"  # last: a complete folder has it
-    assert any(name.endswith(".index") for name in fetched) == weights
-    if weights:
-        assert len(run.load()[2]) == 120

@@ -195,7 +195,7 @@ def _load(folder: Path, settings: dict, classes: int) -> Classifier | None:
 
 def train_classifier(
     mnist: Mnist,
-    out_dir: Path | str | None = None,
+    run_folder: Path | str | None = None,
     epochs: int = 3,
     train_size: int | None = None,
     seed: int = 0,
@@ -210,7 +210,7 @@ def train_classifier(
     batches of 128, weights and shuffles seeded by ``seed``; ``progress`` prints one line
     per epoch.
 
-    With ``out_dir``, saves the weights and its settings there (``classifier.weights.h5``
+    With ``run_folder``, saves the weights and its settings there (``classifier.weights.h5``
     and ``classifier.json``, each written whole or not at all), and a later call with the
     same settings and training data loads them instead of training. Raises ValueError if
     the folder holds a classifier of other settings, naming the one that differs, and
@@ -235,7 +235,7 @@ def train_classifier(
         "test_images": len(mnist.test_images),
         "training_data_md5": _training_data_md5(images, labels),
     }
-    folder = Path(out_dir) if out_dir is not None else None
+    folder = Path(run_folder) if run_folder is not None else None
     if folder is not None and (loaded := _load(folder, settings, classes)) is not None:
         return loaded
 
@@ -282,4 +282,4 @@ def book_classifier(mnist: Mnist, quick: bool | None = None) -> Classifier:
     if quick is None:
         quick = os.environ.get(QUICK_ENV) == "1"
     folder = "runs/classifier-quick" if quick else "runs/classifier"
-    return train_classifier(mnist, out_dir=folder, train_size=2000 if quick else None, progress=False)
+    return train_classifier(mnist, run_folder=folder, train_size=2000 if quick else None, progress=False)

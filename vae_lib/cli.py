@@ -103,7 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr = commands.add_parser(
         "train", help="train a CVAE on MNIST, Fashion-MNIST or CIFAR-10 and write its results"
     )
-    tr.add_argument("--out", required=True, type=Path, help="output folder (resumed if it holds this run)")
+    tr.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="RUN_FOLDER",
+        help="the run folder (resumed if it holds this run)",
+    )
     add_config_options(tr)
     tr.add_argument(
         "--data-dir",
@@ -115,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
 
     ev = commands.add_parser("evaluate", help="test ELBO and importance-weighted bound of a trained run")
-    ev.add_argument("run_dir", type=Path)
+    ev.add_argument("run_folder", type=Path, metavar="RUN_FOLDER", help="a run folder that `train` wrote")
     ev.add_argument(
         "--iw-samples", type=_positive_int, default=5000, help="k of the bound L_k (default: 5000, as papers)"
     )
@@ -163,7 +169,7 @@ def _in_bits(nats: float, config: TrainConfig) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_run(
-        args.run_dir, args.iw_samples, args.iw_images, args.data_dir, progress=not args.quiet
+        args.run_folder, args.iw_samples, args.iw_images, args.data_dir, progress=not args.quiet
     )
     config, bound = TrainConfig.from_json(metrics.config), metrics.bound
     assert bound is not None  # evaluate_run always bounds

@@ -201,7 +201,7 @@ def bound_summary(
 
 
 def evaluate_run(
-    run_dir: str | RunFolder,
+    run_folder: str | RunFolder,
     k: int = 5000,
     n: int | None = None,
     data_dir: str | None = None,
@@ -216,7 +216,7 @@ def evaluate_run(
     bounded (default: all on a GPU, 1,000 on a CPU, :func:`bound_summary`). Computed in
     float32, whatever the run trained in. Holds the run folder's lock while it works.
     """
-    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    run = run_folder if isinstance(run_folder, RunFolder) else RunFolder(run_folder)
     run.read_config()  # refuses a folder without a run before the lock would create it
     with run.lock():
         config, model, history = run.load()

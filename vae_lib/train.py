@@ -127,13 +127,13 @@ class Trained(NamedTuple):
 
 def train(
     config: TrainConfig,
-    out_dir: str | Path | None = None,
+    run_folder: str | Path | None = None,
     mnist: Mnist | None = None,
     hooks: Sequence[EpochHook] = (),
     progress: bool = True,
     steps_per_call: int = 50,
 ) -> Trained:
-    """Train a CVAE; with ``out_dir``, checkpoint every epoch there and resume what it holds.
+    """Train a CVAE; with ``run_folder``, checkpoint every epoch there and resume what it holds.
 
     A folder that holds part of this run is resumed from its last finished epoch. With a
     folder, the run writes one image per epoch and, when it has trained, its figures and
@@ -145,11 +145,11 @@ def train(
     the results do not depend on it.
 
     Raises :class:`NonFiniteLossError` if the loss stops being finite,
-    :class:`~vae_lib.run.ConfigMismatchError` if ``out_dir`` holds a run with other
+    :class:`~vae_lib.run.ConfigMismatchError` if ``run_folder`` holds a run with other
     settings, and :class:`~vae_lib.run.RunFolderError` if another process is writing
     into it or a file there cannot be read or written.
     """
-    run = RunFolder(out_dir) if out_dir is not None else None
+    run = RunFolder(run_folder) if run_folder is not None else None
     with run.lock() if run is not None else contextlib.nullcontext():
         saved = run.read_config().precision if run is not None and run.has_config() else None
         precision, reason = hardware.resolve_precision(config.precision, saved=saved)
