@@ -289,7 +289,7 @@ table(["tensor", "shape"], [[f"`{name}`", str(tuple(t.shape))] for name, t in te
 # %% [markdown]
 # Untrained, the network knows nothing yet: every pixel probability $\sigma(\ell_i)$ of
 # the 16 images decoded from the prior in {numref}`fig-02-untrained` lies between
-# {glue:text}`ch02_p_min:.3f` and {glue:text}`ch02_p_max:.3f`, and the images are a
+# {glue:text}`ch02_p_min:.4f` and {glue:text}`ch02_p_max:.4f`, and the images are a
 # uniform grey. [Chapter 5](05_training.ipynb) trains the model;
 # [chapter 6](06_generation.ipynb) shows the same figure after training.
 

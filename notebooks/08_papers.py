@@ -344,8 +344,8 @@ glue("ch08_train_minus_validation", max(overfit))
 # {glue:text}`ch08_seconds_blocks_1e-3:.0f` s per epoch against
 # {glue:text}`ch08_seconds_wide_1e-3:.0f` s for the wide decoder, at the higher one
 # {glue:text}`ch08_seconds_blocks_2e-3:.0f` s against
-# {glue:text}`ch08_seconds_wide_2e-3:.0f` s (on the two-core CPU these runs were made on,
-# with AVX512-BF16, in mixed bfloat16, as their `config.json` records).
+# {glue:text}`ch08_seconds_wide_2e-3:.0f` s (on the two-core CPU with AVX512-BF16 that
+# these runs were made on, in mixed bfloat16, the precision their `config.json` records).
 # Doubling the learning rate gained {glue:text}`ch08_rate_gain_wide:.2f` nats with the
 # wide decoder and {glue:text}`ch08_rate_gain_blocks:.2f` with the residual blocks; the
 # blocks changed the validation ELBO by {glue:text}`ch08_blocks_gain_1e-3:+.2f` nats at
@@ -458,7 +458,8 @@ for name in ("latent50-dynamic", "latent50-dynamic-160"):
 # {glue:text}`ch08_best_minutes:.0f` minutes of training steps, a median of
 # {glue:text}`ch08_best_median_seconds:.1f` s per epoch. Each epoch also evaluates the
 # test ELBO and draws a figure, beyond the seconds counted here. The evaluation times are
-# wall times of `evaluate` in float32.
+# the wall times of computing the bound, in float32, and leave out loading the model and
+# the images' ELBO.
 #
 # ## Another draw of the test set
 #
@@ -577,8 +578,9 @@ glue("ch08_subset_harder", best_metrics.test_elbo - best_bound.elbo)
 #
 # $\mathcal{L}_k$ rises with $k$ towards $\log p_\theta(x)$ ([chapter 4](04_elbo.ipynb)),
 # quickly at first and then slowly. Where it flattens tells how much further a larger $k$
-# could move the figure. We compute it for our best model on 100 images of the same
-# random subset, for $k$ from 1 to 1,000 ({numref}`fig-08-k`):
+# could move the figure. We compute it for our best model on 100 random test images
+# (drawn with the same seed as the table's 1,000, but not a subset of them: the draw
+# depends on how many images are asked for), for $k$ from 1 to 1,000 ({numref}`fig-08-k`):
 
 # %% mystnb={"figure": {"caption": "The importance-weighted bound of latent50-dynamic-160 against k, on 100 test images; the bars are standard errors across the images.", "name": "fig-08-k"}} tags=["nbval-ignore-output"]
 subset = test[random_subset(len(test), 100)]
@@ -603,7 +605,7 @@ plt.show()
 # %% [markdown]
 # From $k = 1$ to $k = 1{,}000$ the bound rises by {glue:text}`ch08_k_gain_all:.2f` nats
 # on these images, and by {glue:text}`ch08_k_gain_last:.2f` from $k = 100$ to 1,000. The
-# error bars are the spread across the 100 images, and they are mostly the images' own
+# error bars are standard errors of the mean over the 100 images, and they are mostly the images' own
 # differences, which every $k$ shares: the curve itself is much surer than the bars
 # suggest. The curve is flattening, but it stops at 1,000: how much the step to 5,000, which
 # the table's figures take, adds on these images is not drawn here.
@@ -683,8 +685,9 @@ plt.show()
 # * An error bar covers what it was computed from: ours cover the choice of bounded images,
 #   not another training seed nor another test binarization.
 # * Measured that way, the tutorial's own recipe lands far behind 2016's fully connected
-#   VAEs, and our 50-dimensional convolutional VAE, trained for under an hour on a CPU
-#   with a learning rate chosen on validation images, is level with their best VAE,
+#   VAEs, and our 50-dimensional convolutional VAE, trained for
+#   {glue:text}`ch08_best_minutes:.0f` minutes of training steps on a CPU, with a learning
+#   rate chosen on validation images, is level with their best VAE,
 #   behind their best IWAE and behind the ResNet VAE of the IAF paper.
 #
 # ## Exercises

@@ -149,7 +149,7 @@ print(f"posterior standard deviations: median {np.median(posterior_sd):.3f}, min
 # square. The first is the real concern here: on {glue:text}`ch10_cells` cells a side the
 # cells are {glue:text}`ch10_cell_width:.3f` wide, and the posterior's standard deviations
 # have a median of {glue:text}`ch10_sd_median:.3f` and a smallest value of
-# {glue:text}`ch10_sd_min:.3f`. The midpoint rule converges very fast for smooth,
+# {glue:text}`ch10_sd_min:.3f`: the narrowest posterior's standard deviation is a little less than a cell. The midpoint rule converges very fast for smooth,
 # bell-shaped integrands, but we need not trust that: we recompute the evidence on cells
 # half as wide, four times as many, and measure how much of the posterior lies outside
 # the square on a grid twice as wide (whose cells may be coarser for that purpose).
@@ -175,8 +175,8 @@ print(f"posterior mass outside [-{EXTENT:g}, {EXTENT:g}]²: at most {outside_fra
 # {glue:text}`ch10_fine_change_mean:.4f` nats on average and by at most
 # {glue:text}`ch10_fine_change_max:.4f`. The posterior mass outside the square is at most a
 # fraction {glue:text}`ch10_outside_fraction:.1e` of the whole, so $\log p_\theta(x)$
-# misses at most that many nats there. The main grid's $\log p_\theta(x)$ is exact to a
-# few thousandths of a nat, far below any gap we are about to measure.
+# misses at most that many nats there. The main grid's $\log p_\theta(x)$ is exact to
+# about a hundredth of a nat at worst, far below any gap we are about to measure.
 #
 # A second, independent check comes from the bounds. Every $\mathcal{L}_k$ of
 # {eq}`eq-04-iw` lies below $\log p_\theta(x)$ in expectation and climbs to it as $k$ grows
@@ -360,8 +360,8 @@ print(
 
 # %% [markdown]
 # The second start found a better Gaussian for {glue:text}`ch10_moments_better` of the
-# {glue:text}`ch10_images` images, by {glue:text}`ch10_second_start_gain:.2f` nats on
-# average and by {glue:text}`ch10_second_start_gain_max:.2f` for one of them: an
+# {glue:text}`ch10_images` images, by {glue:text}`ch10_second_start_gain:.2f` nats
+# averaged over all {glue:text}`ch10_images` and by {glue:text}`ch10_second_start_gain_max:.2f` for one of them: an
 # optimizer started from the encoder alone would have got that image's split badly
 # wrong. A further quarter of the steps raised the ELBOs by
 # {glue:text}`ch10_further_gain:.4f` nats on average, at most
@@ -453,8 +453,8 @@ fig.tight_layout(rect=(0, 0.04, 1, 1))
 plt.show()
 
 # %% [markdown]
-# The typical posteriors (bottom row) are single, smooth bumps, close to upright
-# ellipses, and $q^*$ matches them closely. What separates $q_\phi$ from them is where the
+# The typical posteriors (bottom row) are single, smooth bumps, close to ellipses (some
+# upright, some tilted), and $q^*$ matches them closely. What separates $q_\phi$ from them is where the
 # encoder put it and how wide: off-centre, or wider or narrower than $q^*$. The middle row
 # makes that dramatic: the encoder's Gaussian lies beside the posterior's mass, entirely
 # outside it, and the gap is counted in tens of nats. Samples from such a $q_\phi$ land
@@ -558,7 +558,7 @@ print(f"correlation of log p(x) - L_1000 with the amortization gap: {shortfall_c
 #
 # * In two latent dimensions the posterior {eq}`eq-10-bayes` and the evidence can be
 #   computed on a grid {eq}`eq-10-grid`. Halving the cells changes $\log p_\theta(x)$ by
-#   thousandths of a nat, the square holds all but a negligible fraction of the posterior,
+#   at most about a hundredth of a nat, the square holds all but a negligible fraction of the posterior,
 #   and $\mathcal{L}_k$ climbs towards the grid's value from below as $k$ grows.
 # * The same grid gives the ELBO of any Gaussian as a smooth, deterministic function
 #   {eq}`eq-10-grid-elbo`, which can be maximized image by image to find the best Gaussian

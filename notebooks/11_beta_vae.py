@@ -330,7 +330,9 @@ plt.show()
 # {glue:text}`ch11_chords_inside` of the {glue:text}`ch11_chords` lie between the two
 # values of $\beta$ they join, as {eq}`eq-11-slope` says they should. Every other model
 # lies above the dashed ELBO line through the $\beta = 1$ model: models on one line would
-# have the same ELBO however differently they split it, and these have worse ones. The
+# have the same ELBO however differently they split it, and these have worse ones (the
+# best test ELBO, {glue:text}`ch11_best_elbo:.2f`, is at
+# $\beta =$ {glue:text}`ch11_best_beta:g`). The
 # curve is the frontier of *these* trainings, 10 epochs of one network each; longer
 # training or larger networks would move points down and to the left, and the curve
 # through them is only an upper bound on where the family's true frontier lies. The gap
@@ -399,8 +401,9 @@ print({f"{beta:g}": int((kls > 0.1).sum()) for beta, kls in unit_kls.items()}, "
 # At $\beta =$ {glue:text}`ch11_beta_low:g` the rate is spread almost evenly, from
 # {glue:text}`ch11_unit_kl_min_low:.2f` to {glue:text}`ch11_unit_kl_max_low:.2f` nats per
 # unit. As $\beta$ grows the model does not switch units off one after another; it lowers
-# all of them, the weaker ones faster, and by Burda et al.'s count all sixteen stay active
-# up to $\beta = 4$ ({numref}`tab-11-sweep`). At $\beta =$ {glue:text}`ch11_beta_high:g`,
+# all of them, the weaker ones faster, and by Burda et al.'s count every unit stays active
+# until the largest values of $\beta$ ({numref}`tab-11-sweep` gives the count for each).
+# At $\beta =$ {glue:text}`ch11_beta_high:g`,
 # {glue:text}`ch11_active_high` units are active but only
 # {glue:text}`ch11_units_tenth_high` carry more than 0.1 nats, the largest
 # {glue:text}`ch11_unit_kl_max_high:.2f`: a unit whose posterior mean moves a little can
@@ -547,8 +550,12 @@ plt.show()
 # $\lambda$ each nat costs {glue:text}`ch11_collapse_beta` nats of objective. Its distortion
 # of {glue:text}`ch11_freebits_distortion:.2f` and ELBO of
 # {glue:text}`ch11_freebits_elbo:.2f` are close to those of the $\beta = 8$ model
-# ({glue:text}`ch11_distortion_high:.2f` and {glue:text}`ch11_elbo_high:.2f`), at about
-# the same rate, spread over all sixteen units instead of a few. Free bits sets the rate
+# ({glue:text}`ch11_distortion_high:.2f` and {glue:text}`ch11_elbo_high:.2f`), but not
+# equal: its rate, {glue:text}`ch11_freebits_rate:.2f` nats spread over all
+# {glue:text}`ch11_freebits_active` units, is higher than the $\beta = 8$ model's
+# {glue:text}`ch11_rate_high:.2f`, most of which sits in the
+# {glue:text}`ch11_units_tenth_high` units that carry more than 0.1 nats, and the extra
+# rate buys no lower distortion. Free bits sets the rate
 # rather than curing anything: $\lambda$ is a second knob, and what it buys is chosen with
 # it.
 #
@@ -727,7 +734,7 @@ plt.show()
 
 # %% [markdown]
 # {numref}`tab-11-disentangled` and {numref}`fig-11-class-share` say the same over the
-# whole test set. No unit of any model is mostly class: the largest class share of any
+# whole test set. No unit of any model is purely class: the largest class share of any
 # active unit is {glue:text}`ch11_largest_share:.2f`, and the median unit's is
 # {glue:text}`ch11_median_share_low:.2f` at $\beta =$ {glue:text}`ch11_beta_low:g` and
 # {glue:text}`ch11_median_share_high:.2f` at $\beta =$ {glue:text}`ch11_beta_high:g`. At
@@ -768,12 +775,12 @@ plt.show()
 #   ({eq}`eq-11-mutual-information`).
 # * The $\beta$-VAE minimizes $D + \beta R$ and lands where the rate–distortion curve has
 #   slope $-1/\beta$ ({eq}`eq-11-slope`); our six models do, chord by chord. The best
-#   test ELBO is at $\beta = 1$; a smaller $\beta$ buys lower distortion with more rate, a
+#   test ELBO is at $\beta =$ {glue:text}`ch11_best_beta:g`; a smaller $\beta$ buys lower distortion with more rate, a
 #   larger one the reverse.
 # * A large enough $\beta$ makes the code worthless: at $\beta =$
 #   {glue:text}`ch11_collapse_beta` the rate is zero, no unit is active and the decoder
-#   draws the average digit. With this decoder collapse did not happen at $\beta = 1$,
-#   where all sixteen units are active.
+#   draws the average digit. With this decoder collapse did not happen at $\beta = 1$
+#   ({numref}`tab-11-sweep` counts its active units).
 # * KL warm-up changes the path of training and did not prevent a collapse that is the
 #   objective's optimum; free bits changes the objective and kept every unit active, at a
 #   rate set by $\lambda$.

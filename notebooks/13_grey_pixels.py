@@ -122,8 +122,9 @@ glue("ch13_latent_dim", LATENT_DIM)
 #
 # where $\sigma$ is the logistic function, the logistic distribution's CDF. The two end bins
 # take the tails, so the 256 probabilities add up to one: a background pixel that is
-# exactly black can get almost all of the mass, which matters on MNIST, where most pixels
-# are. The decoder now outputs two numbers per pixel, $\mu$ and $\log s$, where the
+# exactly black (level 0, black in MNIST's own rendering and white in this book's figures,
+# which draw ink dark) can get almost all of the mass, which matters on MNIST, where most
+# pixels are. The decoder now outputs two numbers per pixel, $\mu$ and $\log s$, where the
 # Bernoulli decoder output one; nothing else in the model changes. Here is the library's
 # log-probability, computed in log space so that no bin's mass underflows:
 

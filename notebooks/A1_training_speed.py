@@ -19,7 +19,7 @@
 # [Chapter 5](05_training.ipynb) trains the tutorial's recipe and looks at what it
 # learns; this appendix looks at how long that takes, and at what `vae_lib` does to make it
 # faster without changing a single number of the result. The tutorial's model is small: at
-# batch 32 one training step is a few milliseconds of arithmetic on a CPU, and less on a
+# batch 32 one training step is some milliseconds of arithmetic on a CPU, and less on a
 # GPU. At that size, what happens *around* the step (Python, the input pipeline) is a
 # sizeable part of the time, and the options that help are not the ones that help a large
 # model. `vae_lib` has four: two are always on, two are settings of `TrainConfig`.
@@ -108,8 +108,9 @@ print(textwrap.fill(f"precision auto: {reason}", width=88))
 # ## XLA
 #
 # `TrainConfig(xla=True)` compiles each step with XLA, TensorFlow's optimizing compiler,
-# which fuses operations into fewer, larger kernels. On the CPUs this book was measured on
-# it made this model's training *slower* (`bench/README.md`), so it is off by default. On a
+# which fuses operations into fewer, larger kernels. On the CPU this book was measured on
+# it made this model's training *slower* at batch 32 and above, and faster only at batch 16
+# (`bench/README.md`), so it is off by default. On a
 # GPU we have not measured it: try it, and compare the seconds per epoch.
 #
 # Training runs on one device, the first GPU if there is one and else the CPU; an earlier
@@ -221,7 +222,8 @@ print(f"50 steps per call: {loop_gain:.2f}× as fast as 1; bfloat16: {bf16_speed
 #   remove overhead around the step and change no number.
 # * `precision="auto"` computes in bfloat16 only on hardware with bfloat16 arithmetic,
 #   where it is faster; elsewhere bfloat16 is emulated and much slower.
-# * `xla=True` is an option to measure before using: on the CPUs measured it was slower.
+# * `xla=True` is an option to measure before using: on the CPU measured it was slower at
+#   every batch size but the smallest.
 # * An instruction set emulated by capping oneDNN compares kernels on one machine; it does
 #   not predict another machine's speed.
 #

@@ -40,6 +40,7 @@ EXPECTED_CHAPTERS = [
     "12_conditional_vae",
     "13_grey_pixels",
     "14_learned_priors",
+    "15_ablation",
     "A1_training_speed",
 ]
 # TensorFlow's C++ log lines (glog/absl style) and its usual start-up chatter.

@@ -69,6 +69,14 @@ def test_every_figure_draws(model: CVAE, mnist: Mnist) -> None:
     ]
     assert all(fig.axes for fig in figures)
     assert [ax.get_ylabel() for ax in figures[5].axes] == ["0 to 1", "2 to 3"]
+    # Drawn no wider than the page and scaled to its column, a figure's text reads at the body
+    # text's size only if it is at least LABEL_SIZE: tick labels and legends included.
+    for fig in figures:
+        fig.canvas.draw()  # tick labels exist once drawn
+        assert fig.get_figwidth() <= plots.PAGE_WIDTH
+        sizes = {t.get_text(): t.get_fontsize() for t in fig.findobj(plt.Text) if t.get_text().strip()}
+        small = {text: size for text, size in sizes.items() if size < plots.LABEL_SIZE}
+        assert not small, f"text below {plots.LABEL_SIZE} pt: {small}"
 
 
 def test_gif_needs_frames(tmp_path: Path) -> None:

@@ -27,7 +27,9 @@ def test_committed_weights_reproduce_the_committed_test_elbo(mnist: Mnist, name:
     config, model, history = run.load()
     assert TrainConfig.from_json(metrics.config) == config
     elbo = evaluate(model, held_out_images(mnist, config)[0])["test_elbo"]
-    assert elbo == pytest.approx(metrics.test_elbo, abs=0.5)
+    # Re-evaluated on a Xeon with AMX, in float32, the four came within 0.062 nats of their
+    # committed figures.
+    assert elbo == pytest.approx(metrics.test_elbo, abs=0.2)
     assert len(history) == metrics.epochs
 
 

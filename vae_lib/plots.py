@@ -21,10 +21,20 @@ from vae_lib.data import DATASETS
 from vae_lib.evaluate import posterior_means
 from vae_lib.model import CVAE
 
-# Figures are drawn about as wide as the book's text column, so that a label in this size reads
-# at the size of the body text.
+# Figures are drawn about as wide as the book's text column, so that text in this size reads at
+# the size of the body text. Importing this module sets it for every text of a figure (titles,
+# axis labels, tick labels, legends), so that a chapter's own figures match the library's.
 LABEL_SIZE = 14
 PAGE_WIDTH = 9.0  # inches
+plt.rcParams.update(
+    dict.fromkeys(
+        [
+            *("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize"),
+            *("legend.fontsize", "legend.title_fontsize", "figure.titlesize"),
+        ],
+        LABEL_SIZE,
+    )
+)
 
 
 def tile(images: np.ndarray, ncols: int) -> np.ndarray:
@@ -49,7 +59,7 @@ def plot_images(images: np.ndarray, ncols: int = 8, title: str | None = None, sc
     ax.imshow(np.clip(mosaic, 0.0, 1.0), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=LABEL_SIZE)
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
@@ -73,9 +83,9 @@ def plot_image_rows(rows: dict[str, np.ndarray], title: str | None = None) -> Fi
         ax.imshow(tile(np.asarray(images), ncols), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=LABEL_SIZE)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
     if title:
-        fig.suptitle(title, fontsize=LABEL_SIZE)
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -113,11 +123,11 @@ def plot_latent_manifold(
     fig, ax = plt.subplots(figsize=(8, 8))
     ax.imshow(latent_manifold(model, n, coverage), cmap="gray_r", vmin=0.0, vmax=1.0)
     ticks = np.arange(0, n, max(1, n // 5))
-    ax.set_xticks(28 * ticks + 14, [f"{q[i]:.2f}" for i in ticks], fontsize=LABEL_SIZE - 2)
-    ax.set_yticks(28 * ticks + 14, [f"{q[::-1][i]:.2f}" for i in ticks], fontsize=LABEL_SIZE - 2)
-    ax.set_xlabel("$z_1$ (a grid of N(0, 1) quantiles)", fontsize=LABEL_SIZE)
-    ax.set_ylabel("$z_2$", fontsize=LABEL_SIZE)
-    ax.set_title(f"Decoded {DATASETS[dataset].name} images over the latent plane", fontsize=LABEL_SIZE)
+    ax.set_xticks(28 * ticks + 14, [f"{q[i]:.2f}" for i in ticks])
+    ax.set_yticks(28 * ticks + 14, [f"{q[::-1][i]:.2f}" for i in ticks])
+    ax.set_xlabel("$z_1$ (a grid of N(0, 1) quantiles)")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(f"Decoded {DATASETS[dataset].name} images over the latent plane")
     fig.tight_layout()
     return fig
 
@@ -134,9 +144,9 @@ def plot_latent_scatter(
     points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=2, alpha=0.6)
     colorbar = fig.colorbar(points, ax=ax, ticks=range(len(info.class_names)))
     colorbar.ax.set_yticklabels(info.class_names)
-    ax.set_xlabel("$z_1$", fontsize=LABEL_SIZE)
-    ax.set_ylabel("$z_2$", fontsize=LABEL_SIZE)
-    ax.set_title(f"{info.name} test images in latent space (posterior means)", fontsize=LABEL_SIZE)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(f"{info.name} test images in latent space (posterior means)")
     fig.tight_layout()
     return fig
 
@@ -156,18 +166,18 @@ def plot_history(history: Sequence[dict[str, float]]) -> Figure:
     """Training curves: −ELBO (train and held out), and the held-out ELBO's two parts, each on its axis."""
     epoch = [row["epoch"] for row in history]
     # Each part on its own axis: the KL is some 30 times smaller than the reconstruction term.
-    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(PAGE_WIDTH + 3, 3.6))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(PAGE_WIDTH, 3.6))
     left.plot(epoch, [row["train_loss"] for row in history], "o-", label="train")
     left.plot(epoch, [-row["test_elbo"] for row in history], "s-", label="held out")
     left.set_title("Loss, −ELBO")
-    left.legend(fontsize=LABEL_SIZE - 2)
+    left.legend()
     middle.plot(epoch, [-row["test_reconstruction"] for row in history], "s-", color="C1")
     middle.set_title("Reconstruction, −E log p(x|z)")
     right.plot(epoch, [row["test_kl"] for row in history], "s-", color="C2")
     right.set_title("KL(q(z|x) ‖ p(z))")
-    left.set_ylabel("nats per image", fontsize=LABEL_SIZE)
+    left.set_ylabel("nats per image")
     for ax in (left, middle, right):
-        ax.set_xlabel("epoch", fontsize=LABEL_SIZE)
+        ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
