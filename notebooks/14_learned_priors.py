@@ -133,8 +133,8 @@ show_source(priors.log_mixture_pdf, priors.VampPrior.components, priors.VampPrio
 #
 # All four are [chapter 9](09_autoencoder_vs_vae.ipynb)'s two-dimensional VAE, trained with
 # the recipe that chapters [9](09_autoencoder_vs_vae.ipynb) to
-# [13](13_grey_pixels.ipynb) share, and differ in one setting each. The first is chapter
-# 9's own model, loaded from its folder if that chapter has trained it here (chapter 9's
+# [13](13_grey_pixels.ipynb) share, and differ in one setting each. The first is
+# [chapter 9](09_autoencoder_vs_vae.ipynb)'s own model, loaded from its folder if that chapter has trained it here (its
 # printout of it may come from a run on another machine, and differ from these figures by
 # a tenth of a nat). Each prints its training time; a model already trained is loaded, not
 # trained again.

@@ -23,7 +23,7 @@
 # dynamically binarized digits), what does each of those changes buy, and what does it cost?
 #
 # Every row below is one short training run that differs from a base run in one setting,
-# the way a paper's ablation table reads. The base is chapter 8's best validation recipe,
+# the way a paper's ablation table reads. The base is that chapter's best validation recipe,
 # `wide-lr2e-3` ({numref}`tab-08-validation`), cut from 20 epochs to 10 with its learning
 # rate halving every 3.5 epochs instead of every 7, so that each run still ends on a small
 # rate. Each run trains on the first 50,000 training images and is judged on the last
@@ -209,7 +209,7 @@ plt.show()
 #   the epochs of the base recipe do not catch them up.
 # * Every error bar here covers which validation images were bounded. Each row is one
 #   training run of one seed, so the spread between seeds is not measured, and ten
-#   epochs are not chapter 8's 160: whether the gains last over a long run is the next
+#   epochs are not the 160 of [chapter 8](08_papers.ipynb)'s results model: whether the gains last over a long run is the next
 #   experiment, and so is the IWAE row, whose cost per epoch
 #   [chapter 14](14_learned_priors.ipynb) measured at several times the ELBO's.
 #
