@@ -9,7 +9,9 @@ Prints, from one run on one machine, side by side for each instruction set this 
    recipe and with the one vae_lib recommends for that hardware, and each run's peak memory;
 3. ms per step at batch 16 (our recipe's), 32 (the tutorial's) and larger, with each
    variant's ratio to the plain loop measured in the same process;
-4. on this CPU as it is: where a step's time goes, a profile of one step, and the cost of evaluation.
+4. on this CPU as it is: where a step's time goes, a profile of one step, and the cost of evaluation;
+5. what each change of chapter 15's ablation costs a step of the 50-dimensional results model,
+   also written to ``results/step_costs.json`` for the chapter (``--costs`` measures only this).
 
 TensorFlow's CPU kernels come from oneDNN, and ``ONEDNN_MAX_CPU_ISA`` keeps them to an
 older instruction set, e.g. ``AVX2``; it must be set before TensorFlow loads, so every
@@ -18,6 +20,7 @@ instruction set is measured in child processes of its own.
     python bench/bench.py                     # about 40 minutes on 2 CPU cores
     python bench/bench.py --isa AVX2          # one instruction set (this CPU's own is ``native``)
     python bench/bench.py --quick             # a smoke run of every part, about 2 minutes
+    python bench/bench.py --costs             # part 5 alone, about 5 minutes
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 # TensorFlow's informational start-up lines, in this process and its children, off (set before it loads).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -43,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae_lib import hardware
-from vae_lib.data import Mnist, load_mnist, make_pipelines
+from vae_lib.data import LabelledImages, load_dataset, make_pipelines
 from vae_lib.evaluate import evaluate, iw_bounds
 from vae_lib.losses import monte_carlo_elbo
 from vae_lib.model import CVAE
@@ -212,7 +216,7 @@ def time_to_target(args: dict) -> dict:
     Only training counts: the clock stops for every check (its time is returned apart).
     """
     recipe, max_epochs, checks = args["recipe"], args["max_epochs"], args["checks_per_epoch"]
-    mnist = load_mnist()
+    mnist = load_dataset()
     config = TUTORIAL
     if recipe == "ours":
         config = dataclasses.replace(OURS, precision=resolved_precision()[0])
@@ -321,10 +325,10 @@ def timed(fn: Callable[[], object]) -> float:
 class Variant:
     """One way of training, ready to time ``steps`` steps of its full loop or its parts."""
 
-    def __init__(self, name: str, config: TrainConfig, mnist: Mnist, plain: bool) -> None:
+    def __init__(self, name: str, config: TrainConfig, mnist: LabelledImages, plain: bool) -> None:
         self.name, self.config, self.plain = name, config, plain
         self.model, self.optimizer = build_model(config)
-        pipes = make_pipelines(mnist, config.batch_size, config.seed)
+        pipes = make_pipelines(mnist, config.batch_size, config.seed, binarization=config.binarization)
         if plain:
             self.dataset = plain_dataset(pipes.train_images, config.batch_size).repeat()
             self.step = plain_step(self.model, self.optimizer)
@@ -392,7 +396,7 @@ def throughput(args: dict) -> dict:
     With ``anatomy``, also the tutorial's batch size's plain loop and vae_lib float32 loop taken
     apart: the step on a fixed batch, and the input pipeline alone.
     """
-    mnist = load_mnist()
+    mnist = load_dataset()
     seconds: dict[str, dict[str, float]] = {}
     anatomy = {}
     for batch in args["batches"]:
@@ -552,7 +556,62 @@ def evaluation_throughput(images: np.ndarray, iw_samples: int) -> None:
     print(f"| importance-weighted bound L_{iw_samples} | {iw:.1f} |")
 
 
-CHILDREN = {"probe": probe, "target": time_to_target, "throughput": throughput}
+# --- 5: what each row of chapter 15 costs a step --------------------------------------------------
+
+# The results model's recipe (results/latent50-dynamic-160), and chapter 15's changes to it
+# (results/validation/ablation.sh) with the importance-weighted objective of chapter 14.
+RESULTS_RECIPE = TrainConfig(
+    latent_dim=50, filters=(64, 128), batch_size=128, binarization="dynamic", kl="analytic", precision="auto"
+)
+COSTS = Path(__file__).parents[1] / "results" / "step_costs.json"  # part 5's figures, for chapter 15
+CHANGES = {
+    "base: closed-form KL, N(0, I) prior": {},
+    "KL estimated from the sample": {"kl": "monte_carlo"},
+    "mixture prior, K = 500": {"kl": "monte_carlo", "prior": "mixture"},
+    "VampPrior, K = 500": {"kl": "monte_carlo", "prior": "vamp"},
+    "IWAE, k = 5": {"objective": "iwae", "iwae_samples": 5},
+}
+
+
+def change_costs(args: dict) -> dict:
+    """Child: seconds per step of each of :data:`CHANGES`, timed in alternation, the median of ``repeats``."""
+    mnist = load_dataset()
+    recipe = dataclasses.replace(RESULTS_RECIPE, precision=hardware.resolve_precision("auto")[0])
+    variants = [
+        Variant(name, dataclasses.replace(recipe, **fields), mnist, plain=False)
+        for name, fields in CHANGES.items()
+    ]
+    for v in variants:
+        v.run_loop(args["warmup"])
+    times: dict[str, list[float]] = {v.name: [] for v in variants}
+    for _ in range(args["repeats"]):
+        for v in variants:
+            times[v.name].append(v.run_loop(args["steps"]) / args["steps"])
+    seconds = {name: statistics.median(t) for name, t in times.items()}
+    return {"precision": recipe.precision, "seconds": seconds}
+
+
+def compare_change_costs(steps: int, repeats: int, record: Path | None = None) -> None:
+    """Print part 5's table; with ``record``, also write its figures there as JSON, for chapter 15."""
+    result, _ = run_child("costs", {"steps": steps, "repeats": repeats, "warmup": 20}, child_env(NATIVE))
+    seconds = result["seconds"]
+    if record is not None:
+        measured = {"hardware": hardware.describe_hardware(), "steps": steps, "repeats": repeats}
+        record.write_text(json.dumps(measured | result, indent=2) + "\n")
+    base = seconds[next(iter(CHANGES))]
+    epoch_steps = math.ceil(60_000 / RESULTS_RECIPE.batch_size)
+    print(
+        f"\n## What each change costs (native, the results model: latent 50, filters 64,128, batch "
+        f"{RESULTS_RECIPE.batch_size}, {result['precision']}; median of {repeats} alternating runs of "
+        f"{steps} steps)\n"
+    )
+    print("| change | ms per step | × the base step | s per epoch of 60,000 images |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, t in seconds.items():
+        print(f"| {name} | {1e3 * t:.1f} | {t / base:.2f} | {t * epoch_steps:.0f} |")
+
+
+CHILDREN = {"probe": probe, "target": time_to_target, "throughput": throughput, "costs": change_costs}
 
 
 def main() -> None:
@@ -560,6 +619,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run of every part: fewer steps")
     parser.add_argument(
         "--isa", help=f"comma-separated instruction sets to measure, of {NATIVE},{','.join(ISA_LEVELS)}"
+    )
+    parser.add_argument(
+        "--costs", action="store_true", help="only part 5: what each change of chapter 15 costs a step"
     )
     parser.add_argument("--child", nargs=2, metavar=("TASK", "ARGS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -569,6 +631,10 @@ def main() -> None:
 
     print("# vae_lib benchmark\n")
     print(hardware.describe_hardware())
+    if args.costs:
+        quick = {"steps": 5, "repeats": 1} if args.quick else {"steps": 50, "repeats": 3, "record": COSTS}
+        compare_change_costs(**quick)
+        return
     levels = machine_isas(hardware.cpu_info().flags)
     isas = [NATIVE, *levels[1:]]
     if args.quick:
@@ -579,7 +645,7 @@ def main() -> None:
             parser.error(f"this CPU cannot run {', '.join(unknown)}; it runs {NATIVE}, {', '.join(levels)}")
     labels = {isa: isa_label(isa, levels) for isa in isas}
     probes = check_isas(isas, labels)
-    mnist = load_mnist()
+    mnist = load_dataset()
     test_images = make_pipelines(mnist).test_images
     if args.quick:
         compare_time_to_target(isas, labels, max_epochs=1 / CHECKS_PER_EPOCH, checks=CHECKS_PER_EPOCH)
@@ -587,6 +653,7 @@ def main() -> None:
         if NATIVE in isas:
             step_profile(test_images, batch=32, calls=50, repeats=1)
             evaluation_throughput(test_images, iw_samples=10)
+            compare_change_costs(steps=5, repeats=1)
         return
     # First, while this process is idle: its own TensorFlow threads must not compete with the children.
     compare_time_to_target(isas, labels, max_epochs=15, checks=CHECKS_PER_EPOCH)
@@ -594,6 +661,7 @@ def main() -> None:
     if NATIVE in isas:
         step_profile(test_images, batch=32, calls=200, repeats=3)
         evaluation_throughput(test_images, iw_samples=100)
+        compare_change_costs(steps=50, repeats=3, record=COSTS)
 
 
 if __name__ == "__main__":

@@ -62,12 +62,10 @@ from vae_lib import data, plots
 from vae_lib.book import glue, show_source, table
 from vae_lib.run import Metrics, committed_run
 
-plt.rcParams["font.size"] = plots.LABEL_SIZE  # figure text as large as the body text
-
 # %% [markdown]
 # ## The raw digits
 #
-# `data.load_mnist()` reads the four original MNIST files, checking that each one's
+# `data.load_dataset()` reads the four original MNIST files, checking that each one's
 # content is exactly that of the published files (the md5 checksum of its decompressed
 # bytes). (Set the environment variable `VAE_DATA_DIR` to a folder holding them to work
 # offline; otherwise Keras downloads them.) We get training and test images of
@@ -75,7 +73,7 @@ plt.rcParams["font.size"] = plots.LABEL_SIZE  # figure text as large as the body
 # label per image.
 
 # %%
-mnist = data.load_mnist()
+mnist = data.load_dataset()
 arrays = ("train_images", "train_labels", "test_images", "test_labels")
 table(
     ["array", "dtype", "shape"],

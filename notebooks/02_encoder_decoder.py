@@ -81,8 +81,6 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from vae_lib import data, losses, model, plots
 from vae_lib.book import glue, show_source, table
 
-plt.rcParams["font.size"] = plots.LABEL_SIZE  # figure text as large as the body text
-
 # %% [markdown]
 # ## The architecture at a glance
 #
@@ -114,7 +112,7 @@ for label, shape, size, channels, colour in stages:
     width = 0.25 + 0.5 * np.log2(channels + 1) / 6
     ax.add_patch(Rectangle((x_pos, -height / 2), width, height, color=colour, alpha=0.75))
     ax.text(x_pos + width / 2, 1.75, label, ha="center", va="bottom")
-    ax.text(x_pos + width / 2, -1.75, shape, ha="center", va="top", fontsize=12)
+    ax.text(x_pos + width / 2, -1.75, shape, ha="center", va="top")
     centres.append((x_pos, x_pos + width))
     x_pos += width + 0.62
 for (_, right), (left, _) in itertools.pairwise(centres):
@@ -228,7 +226,7 @@ table(
 # row and last column (index 27) never reach the encoder. How much ink is there?
 
 # %%
-mnist = data.load_mnist()
+mnist = data.load_dataset()
 images = mnist.train_images.astype(np.float64)  # [60000, 28, 28] grey levels
 unseen = np.concatenate([images[:, 27, :], images[:, :, 27]], axis=1)  # row and column 27
 inked = glue("ch02_edge_images", int((unseen > 0).any(axis=1).sum()))

@@ -78,8 +78,6 @@ from IPython.display import Markdown
 from vae_lib import data, model, plots
 from vae_lib.book import glue, show_source, table
 
-plt.rcParams["font.size"] = plots.LABEL_SIZE  # figure text as large as the body text
-
 # %% [markdown]
 # ## A picture of the trick
 #
@@ -220,7 +218,7 @@ Markdown(caption + ":name: tab-03-samplers\n\n" + table(header, rows).data + "\n
 # through the reparameterized $z$ and {glue:text}`ch03_cut` through the cut one.
 
 # %%
-x = data.binary_test_images(data.load_mnist())[:16]
+x = data.binary_test_images(data.load_dataset())[:16]
 reached = {}
 for cut in (False, True):
     with tf.GradientTape() as tape:

@@ -60,7 +60,6 @@ from vae_lib import data, likelihoods, losses, model, plots
 from vae_lib.book import glue, show_source, table
 
 tfd = tfp.distributions
-plt.rcParams["font.size"] = plots.LABEL_SIZE  # figure text as large as the body text
 
 
 def captioned(name: str, caption: str, header: list[str], rows: list[list[str]]) -> Markdown:
@@ -207,7 +206,7 @@ ax.set_ylim(log_px - 8, log_px + 0.8)
 ax.set_xlabel("mean $m$ of $q$")
 ax.set_ylabel("nats")
 # Beside the axes, where it covers no curve.
-ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=plots.LABEL_SIZE - 2)
+ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
 fig.tight_layout()
 plt.show()
 
@@ -370,7 +369,7 @@ captioned(
 # %%
 keras.utils.set_random_seed(0)
 cvae = model.CVAE(latent_dim=2)
-images = data.binary_test_images(data.load_mnist())[:8]
+images = data.binary_test_images(data.load_dataset())[:8]
 seed = [7, 7]
 
 terms = losses.elbo_terms(cvae, images, seed, kl="monte_carlo")

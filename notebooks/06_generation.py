@@ -66,7 +66,7 @@ print(f"{RUN_DIR}: {len(history)} epochs, {trained.epochs_run} of them trained n
 print(f"final test ELBO {history[-1]['test_elbo']:.2f} nats per image")
 
 # %%
-mnist = data.load_mnist()
+mnist = data.load_dataset()
 test_images = data.binary_test_images(mnist)
 test_labels = mnist.test_labels
 print("test set:", test_images.shape, test_labels.shape)

@@ -53,7 +53,7 @@ import numpy as np
 from vae_lib import literature, plots
 from vae_lib.book import glue, table
 from vae_lib.config import TrainConfig, tutorial_run
-from vae_lib.data import binary_test_images, load_mnist
+from vae_lib.data import binary_test_images, load_dataset
 from vae_lib.evaluate import active_units, evaluate, random_subset
 from vae_lib.model import CVAE
 from vae_lib.run import RunFolder, committed_run
@@ -160,7 +160,7 @@ print(f"{model.count_params() / tutorial_size:.1f} times as many")
 # or another version of TensorFlow, may move the last decimals.
 
 # %%
-mnist = load_mnist()
+mnist = load_dataset()
 test_images = binary_test_images(mnist)  # thresholded at 0.5, as this model was trained
 print("test set:", test_images.shape)
 
@@ -321,12 +321,12 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH, 3.6))
 left.bar(range(config.latent_dim), activity[order], color="tab:blue")
 left.axhline(1e-2, color="tab:red", linestyle="--", label="threshold $10^{-2}$")
 left.set_yscale("log")
-left.set_title("Activity $A_u$", fontsize=plots.LABEL_SIZE)
+left.set_title("Activity $A_u$")
 left.legend()
 right.bar(range(config.latent_dim), kl_per_unit[order], color="tab:orange")
-right.set_title("Average KL term (nats)", fontsize=plots.LABEL_SIZE)
+right.set_title("Average KL term (nats)")
 for ax in (left, right):
-    ax.set_xlabel("latent unit, most active first", fontsize=plots.LABEL_SIZE)
+    ax.set_xlabel("latent unit, most active first")
     ax.grid(alpha=0.3, axis="y")
 fig.tight_layout()
 plt.show()

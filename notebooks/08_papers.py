@@ -55,7 +55,7 @@ from vae_lib.data import (
     binarize_static,
     binarize_stochastic,
     binary_test_images,
-    load_mnist,
+    load_dataset,
     to_unit_interval,
 )
 from vae_lib.evaluate import SUBSET_SEED, evaluate, iw_bounds, random_subset, stderr
@@ -81,7 +81,7 @@ from vae_lib.run import committed_run
 # grey, thresholded, and drawn twice.
 
 # %% mystnb={"figure": {"caption": "Eight test digits: grey levels, thresholded at 0.5, and two stochastic binarizations; the draws differ along the strokes' edges.", "name": "fig-08-binarizations"}}
-mnist = load_mnist()
+mnist = load_dataset()
 grey = mnist.test_images[:8]
 rows = {
     "grey": to_unit_interval(grey),
@@ -135,8 +135,8 @@ print(f"{not_white:.0f} of 784 pixels not white, on average")
 
 fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH * 0.7, 3.2))
 ax.hist(floor, bins=60, color="tab:blue")
-ax.set_xlabel("$H(x \\mid g)$, nats per image", fontsize=plots.LABEL_SIZE)
-ax.set_ylabel("test images", fontsize=plots.LABEL_SIZE)
+ax.set_xlabel("$H(x \\mid g)$, nats per image")
+ax.set_ylabel("test images")
 ax.grid(alpha=0.3)
 fig.tight_layout()
 plt.show()
@@ -316,8 +316,8 @@ for name, (settings, history) in validation.items():
     ax.plot(range(1, len(elbos) + 1), elbos, label=name, color=colour, ls=style)
 ax.set_ylim(-100, -94)
 ax.set_xticks(range(0, 21, 5))
-ax.set_xlabel("epoch", fontsize=plots.LABEL_SIZE)
-ax.set_ylabel("validation ELBO (nats)", fontsize=plots.LABEL_SIZE)
+ax.set_xlabel("epoch")
+ax.set_ylabel("validation ELBO (nats)")
 ax.legend()
 ax.grid(alpha=0.3)
 fig.tight_layout()
@@ -516,7 +516,7 @@ table(
 # our best run minus each row.
 
 # %%
-published = [r for r in literature.rows() if r.cite in ("burda2016", "kingma2016")]
+published = [r for r in literature.rows() if r.cite in literature.COMPARED]
 by_row = {(r.cite, r.row): r for r in published}
 ours = {name: run.read_metrics() for name, run in runs.items()}
 best_bound = ours["latent50-dynamic-160"].bound
@@ -528,21 +528,14 @@ def ours_minus(row: literature.LiteratureRow) -> float:
     return (best_metrics.test_elbo if elbo else best_bound.estimate) - row.value
 
 
-rows = []
-for r in published:
-    trained_k = r.k if r.cite == "burda2016" else "—"
-    bound = r.estimate.startswith("L_")
-    figure = f"$\\mathcal{{L}}_{{{r.estimate[2:]}}}$" if bound else r.estimate
-    source = f"{r.paper}, {r.table}"
-    nats, diff = f"{r.value:.2f}", f"{ours_minus(r):+.2f}"
-    rows.append([r.model, source, trained_k, figure, nats, diff])
+rows = literature.comparison_rows(best_metrics.test_elbo, best_bound.estimate)
 for name, m in ours.items():
     bound = f"{m.bound.estimate:.2f} ± {m.bound.estimate_stderr:.2f}"
     model, source = f"ours: `{name}`", "`metrics.json`"
     rows.append([model, source, 1, f"$\\mathcal{{L}}_{{{m.bound.k}}}$", bound, ""])
     rows.append([model, source, 1, "ELBO", f"{m.test_elbo:.2f}", ""])
 table(
-    ["model", "source", "trained with k", "figure", "nats per image", "ours − theirs"],
+    literature.COMPARISON_HEADER,
     rows,
     align="llrlrr",
     caption="Test figures on stochastically binarized MNIST, nats per image. Ours: the"
@@ -596,8 +589,8 @@ for k, m in zip(ks, means, strict=True):
 fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH * 0.7, 3.4))
 ax.errorbar(ks, means, yerr=errors, marker="o", capsize=3)
 ax.set_xscale("log")
-ax.set_xlabel("k, samples per image", fontsize=plots.LABEL_SIZE)
-ax.set_ylabel("$\\mathcal{L}_k$, nats per image", fontsize=plots.LABEL_SIZE)
+ax.set_xlabel("k, samples per image")
+ax.set_ylabel("$\\mathcal{L}_k$, nats per image")
 ax.grid(alpha=0.3)
 fig.tight_layout()
 plt.show()

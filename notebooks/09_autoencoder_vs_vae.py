@@ -132,7 +132,7 @@ vae = trained_model("ch09-vae")
 # distribution to below.
 
 # %% tags=["nbval-ignore-output"]
-mnist = data.load_mnist()
+mnist = data.load_dataset()
 test_images, test_labels = data.binary_test_images(mnist), mnist.test_labels
 # The training images a model was trained on: all 60,000, or the reduced run's first 2,000.
 train_size = autoencoder.config.train_size
@@ -710,7 +710,7 @@ table(
 # For clothes that is a harsher cut than for digits ({numref}`fig-09-fashion-data`).
 
 # %% mystnb={"figure": {"caption": "The first Fashion-MNIST test image of each class, as grey levels (top) and thresholded at 0.5 (bottom), which is what the models are trained on and judged by.", "name": "fig-09-fashion-data"}}
-fashion = data.load_mnist(dataset="fashion_mnist")
+fashion = data.load_dataset("fashion_mnist")
 clothes = data.DATASETS["fashion_mnist"].class_names
 first_of_class = [int(np.argmax(fashion.test_labels == c)) for c in range(len(clothes))]
 examples = fashion.test_images[first_of_class]

@@ -81,7 +81,7 @@ print(f"final test ELBO {history[-1]['test_elbo']:.2f} nats per image")
 N_IMAGES = 20 if QUICK else 100
 EXTENT, CELLS = 4.0, (100 if QUICK else 200)  # the grid: [-4, 4]² in CELLS × CELLS cells
 STEPS, LEARNING_RATE = (100 if QUICK else 300), 0.02  # Adam, for the best Gaussians
-images = data.binary_test_images(data.load_mnist())[:N_IMAGES]
+images = data.binary_test_images(data.load_dataset())[:N_IMAGES]
 encoder_mean, encoder_logvar = (t.numpy() for t in cvae.encode(images))
 glue("ch10_images", N_IMAGES)
 print(f"{len(images)} test images; the encoder's σ from {np.exp(encoder_logvar / 2).min():.3f}", end=" ")

@@ -144,7 +144,7 @@ LATENT_DIM = 16
 # to the small difference between the pixels' frequencies in training and test images).
 
 # %%
-mnist = data.load_mnist()
+mnist = data.load_dataset()
 test_images, test_labels = data.binary_test_images(mnist), mnist.test_labels
 pixel_frequency = data.binarize_static(mnist.train_images).mean(axis=0)
 pixel_frequency = np.clip(pixel_frequency, 1e-6, 1 - 1e-6)  # pixels never black in training

@@ -106,7 +106,7 @@ RUNS = {
     "conditional, d = 16": family_run("ch12-cvae-16", conditional=True, latent_dim=16),
     "unconditional, d = 2": family_run("ch09-vae", latent_dim=2),
 }
-mnist = data.load_mnist()
+mnist = data.load_dataset()
 runs = {name: train(config, folder, mnist=mnist, progress=False) for name, (config, folder) in RUNS.items()}
 for name, run in runs.items():
     print(f"{name}: {RUNS[name][1]}, {len(run.history)} epochs, {run.epochs_run} of them trained now")

@@ -166,7 +166,7 @@ def trained_model(name: str, dataset: str, **changes: object) -> Trained:
     return train(config, folder, progress=False)
 
 
-mnist, fashion = data.load_mnist(), data.load_mnist(dataset="fashion_mnist")
+mnist, fashion = data.load_dataset(), data.load_dataset("fashion_mnist")
 grey_test = {"MNIST": data.test_inputs(mnist, "none"), "Fashion-MNIST": data.test_inputs(fashion, "none")}
 KEY = {"MNIST": "mnist", "Fashion-MNIST": "fashion"}  # each data set's part of a glued value's name
 DIMS = math.prod(mnist.image_shape)

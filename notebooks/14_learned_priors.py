@@ -165,7 +165,7 @@ models = {label: t.model for label, t in trained.items()}
 # tests it is the first 500 images and $k = 10$.
 
 # %% tags=["nbval-ignore-output"]
-mnist = data.load_mnist()
+mnist = data.load_dataset()
 test_images = data.binary_test_images(mnist)
 BOUNDED, K = (500, 10) if QUICK else (len(test_images), 100)
 bounded = test_images[:BOUNDED]
@@ -240,7 +240,7 @@ shown = ["N(0, I) prior", "mixture prior", "VampPrior"]
 lim = 8.0  # wide enough for the learned priors, which spread further than N(0, I)
 grid = np.linspace(-lim, lim, 241, dtype=np.float32)
 z_grid = np.stack(np.meshgrid(grid, grid), axis=-1).reshape(-1, 2)
-fig, axes = plt.subplots(1, 3, figsize=(plots.PAGE_WIDTH, 3.6), sharex=True, sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(plots.PAGE_WIDTH, 4.3), sharex=True, sharey=True)
 outside = []
 for ax, label in zip(axes, shown, strict=True):
     density = np.exp(models[label].prior.log_prob(tf.constant(z_grid)).numpy())
@@ -258,7 +258,7 @@ for ax, label in zip(axes, shown, strict=True):
 axes[0].set_ylabel("$z_2$")
 digits = [plt.Line2D([], [], ls="", marker="o", color=plt.cm.tab10(d), label=str(d)) for d in range(10)]
 fig.legend(handles=digits, loc="lower center", ncol=10, frameon=False, handletextpad=0.1)
-fig.tight_layout(rect=(0, 0.08, 1, 1))
+fig.tight_layout(rect=(0, 0.1, 1, 1))  # the bottom tenth for the legend, below the z₁ labels
 plt.show()
 
 # %% [markdown]

@@ -49,12 +49,15 @@ if "google.colab" in sys.modules:  # Colab: fetch the companion library; keep Co
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", library, tf_keras], check=True)
 
 # %%
+import json
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-from vae_lib import plots
+from vae_lib import literature, plots
 from vae_lib.book import glue, table
-from vae_lib.run import committed_run
+from vae_lib.config import TrainConfig
+from vae_lib.run import BoundSummary, committed_file, committed_run
 
 ROWS = {  # run folder results/validation/ablation-NAME → the one change it makes
     "base": "none (closed-form KL, N(0, I) prior)",
@@ -151,10 +154,8 @@ table(
 # %% [markdown]
 # The two learned priors are the large gains: {glue:text}`ch15_mixture_bound_gain:.2f` nats
 # of $\mathcal{L}_{100}$ for the mixture and {glue:text}`ch15_vamp_bound_gain:.2f` for the
-# VampPrior, each many times its error bar, and their ELBOs rise by about as much. They
-# cost {glue:text}`ch15_mixture_minutes:.0f` and {glue:text}`ch15_vamp_minutes:.0f`
-# minutes against the base run's {glue:text}`ch15_base_minutes:.0f`. Their gain is the
-# prior's own: the sampled KL that they need changes the base run by
+# VampPrior, each many times its error bar, and their ELBOs rise by about as much. Their
+# gain is the prior's own: the sampled KL that they need changes the base run by
 # {glue:text}`ch15_monte_carlo_kl_bound_gain:.2f` ± {glue:text}`ch15_monte_carlo_kl_gain_se:.2f`,
 # not a gain. KL warm-up changes the ELBO by {glue:text}`ch15_warmup_elbo_gain:+.2f` and
 # $\mathcal{L}_{100}$ by {glue:text}`ch15_warmup_bound_gain:+.2f` ±
@@ -169,19 +170,69 @@ table(
 # (the base run's KL term is {glue:text}`ch15_base_kl:.1f` nats per image), and a prior
 # that fits where those codes lie has far more to save.
 #
+# ### What each change costs
+#
+# The runs took {glue:text}`ch15_base_minutes:.0f` minutes (base),
+# {glue:text}`ch15_mixture_minutes:.0f` (mixture) and {glue:text}`ch15_vamp_minutes:.0f`
+# (VampPrior), but those are wall times of runs that did not always have the machine to
+# themselves: the mixture run's epochs, all the same work, took from
+# {glue:text}`ch15_epoch_fastest:.0f` to {glue:text}`ch15_epoch_slowest:.0f` seconds.
+# The benchmark (`python bench/bench.py --costs`, [appendix A1](A1_training_speed.ipynb))
+# measures what each change costs a step instead, timing the five training steps in
+# turn in one process, so that whatever else the machine does falls on all of them alike
+# ({numref}`tab-15-costs`).
+
+# %%
+costs = json.loads(committed_file("step_costs.json").read_text())
+base_step = costs["seconds"]["base: closed-form KL, N(0, I) prior"]
+rows = [[name, f"{1e3 * t:.0f}", f"{t / base_step:.2f}"] for name, t in costs["seconds"].items()]
+epoch_seconds = [row["seconds"] for row in histories["mixture"]]
+glue("ch15_epoch_fastest", min(epoch_seconds))
+glue("ch15_epoch_slowest", max(epoch_seconds))
+glue("ch15_cost_mixture", costs["seconds"]["mixture prior, K = 500"] / base_step)
+glue("ch15_cost_vamp", costs["seconds"]["VampPrior, K = 500"] / base_step)
+glue("ch15_cost_iwae", costs["seconds"]["IWAE, k = 5"] / base_step)
+table(
+    ["training step", "ms", "× the base step"],
+    rows,
+    align="lrr",
+    caption=f"What a training step of the 50-dimensional model costs with each change, batch 128, "
+    f"{costs['precision']}: the median of {costs['repeats']} runs of {costs['steps']} steps each, "
+    f"the five taken in turn (`bench/bench.py --costs`, on {costs['hardware']}).",
+    name="tab-15-costs",
+)
+
+# %% [markdown]
+# The mixture prior costs {glue:text}`ch15_cost_mixture:.2f` times the base step: its
+# log-density is a sum over 500 Gaussians of fifty dimensions for each of the batch's 128
+# codes, 3.2 million terms, few beside the convolutions' work. The VampPrior costs
+# {glue:text}`ch15_cost_vamp:.2f` times, since every step also runs the encoder on its
+# 500 pseudo-inputs, four times the batch. The importance-weighted objective with $k = 5$ costs
+# {glue:text}`ch15_cost_iwae:.2f` times: it decodes five codes per image.
+#
 # ## Quality against time
 #
 # A row's gain is worth its minutes only if the base recipe, given the same minutes, would
 # not have gained as much by training longer. {numref}`fig-15-time` puts each run's
-# validation ELBO, epoch by epoch, against the minutes it had trained by then.
+# validation ELBO, epoch by epoch, against the minutes its steps cost by then, at the
+# benchmark's cost per step ({numref}`tab-15-costs`) rather than the runs' own uneven
+# wall times.
 
-# %% mystnb={"figure": {"caption": "Validation ELBO after each epoch against the training minutes spent, one line per run of the table.", "name": "fig-15-time"}}
+# %% mystnb={"figure": {"caption": "Validation ELBO after each epoch against the training minutes its steps cost at the benchmark's measured cost per step, one line per run of the table.", "name": "fig-15-time"}}
+STEP = {  # each row → its training step in the benchmark (warm-up changes β, not the step)
+    "base": "base: closed-form KL, N(0, I) prior",
+    "monte-carlo-kl": "KL estimated from the sample",
+    "warmup": "base: closed-form KL, N(0, I) prior",
+    "mixture": "mixture prior, K = 500",
+    "vamp": "VampPrior, K = 500",
+}
+steps_per_epoch = int(np.ceil((60_000 - 10_000) / base.batch_size))  # --validation: 50,000 images
 fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH, 4.2))
 for name, history in histories.items():
-    minutes = np.cumsum([row["seconds"] for row in history]) / 60
+    minutes = np.arange(1, len(history) + 1) * steps_per_epoch * costs["seconds"][STEP[name]] / 60
     ax.plot(minutes, [row["test_elbo"] for row in history], marker="o", ms=4, label=name)
 ax.set_ylim(reference.test_elbo - 6, max(m.test_elbo for m in metrics.values()) + 1)
-ax.set_xlabel("training minutes")
+ax.set_xlabel("training minutes at the measured cost per step")
 ax.set_ylabel("validation ELBO (nats)")
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the curves, not over them
 ax.grid(alpha=0.3)
@@ -189,29 +240,162 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Per epoch the learned priors are slower, so the fair comparison is along the time axis:
-# at every minute after the first few, both prior runs are above the base run in
-# {numref}`fig-15-time`. More epochs of the base recipe do not make up the difference.
+# At every minute after the first, both prior runs are above the base run in
+# {numref}`fig-15-time`, the VampPrior's curve stretched by its costlier step. More
+# epochs of the base recipe do not make up the difference.
 # [Chapter 8](08_papers.ipynb)'s run of the same recipe with twice the epochs
 # (`wide-lr2e-3`, {glue:text}`ch15_chapter8_epochs` epochs, learning rate halving every 7)
 # reached a validation ELBO of {glue:text}`ch15_chapter8_elbo:.2f`, still below what
 # either learned prior reached in ten. (That run was made with an earlier version of the
 # library, and its minutes are not on this figure's axis.)
 #
+# ## The final model: an hour with the mixture prior
+#
+# Of the two priors, the mixture is the cheap one ({numref}`tab-15-costs`): its 500
+# Gaussians add a sum over 500 components to each code's log-density, where the VampPrior
+# encodes its 500 pseudo-images at every step.
+# So the book's final model is [chapter 8](08_papers.ipynb)'s results recipe with that one
+# change, trained on all 60,000 training images and judged under the papers' protocol on
+# the test set, with its schedule cut to fit an hour of this book's CPU: 54 epochs with
+# the learning rate halving every 13.5, where the results model had 160 halving every 40.
+#
+# ```bash
+# python -m vae_lib train --out results/latent50-mixture --binarization dynamic \
+#     --latent-dim 50 --filters 64,128 --batch-size 128 --learning-rate 2e-3 \
+#     --lr-half-life 13.5 --epochs 54 --kl monte_carlo --prior mixture --seed 0
+# python -m vae_lib evaluate results/latent50-mixture --iw-images 1000   # 1,000 test images
+# python -m vae_lib evaluate results/latent50-mixture --iw-images 10000  # then all of them
+# ```
+#
+# `evaluate` keeps each image's bound in the run folder as soon as it is computed, so the
+# second command bounds only the 9,000 images the first did not, and either resumes where
+# it stopped if interrupted: on two CPU cores all 10,000 images at $k = 5000$ take hours.
+# {numref}`tab-15-final` sets the final model beside the results model, and
+# {numref}`tab-15-papers` beside every row of the papers' tables that
+# [chapter 8](08_papers.ipynb) compares with.
+
+# %%
+final_run = committed_run("latent50-mixture", weights=False)
+results_run = committed_run("latent50-dynamic-160", weights=False)
+final, results = final_run.read_metrics(), results_run.read_metrics()
+final_history, results_history = final_run.read_history(), results_run.read_history()
+final_config = final_run.read_config()
+assert not final_config.validation and final_config.prior == "mixture"
+assert (final.bound.k, results.bound.k) == (5000, 5000)
+
+
+def bound_cell(bound: BoundSummary) -> str:
+    """The bound of all the test images, computed or (from a subset) estimated, ± its standard error."""
+    how = "all, computed" if bound.subset_seed is None else f"estimated from {bound.images:,}"
+    return f"{bound.estimate:.2f} ± {bound.estimate_stderr:.2f} ({how})"
+
+
+rows = []
+for name, m, history in (
+    ("latent50-dynamic-160", results, results_history),
+    ("latent50-mixture", final, final_history),
+):
+    config = TrainConfig.from_json(m.config)
+    rows.append(
+        [
+            f"`{name}`",
+            config.prior.replace("_", " "),
+            len(history),
+            f"{sum(row['seconds'] for row in history) / 60:.0f}",
+            f"{m.test_elbo:.2f}",
+            bound_cell(m.bound),
+        ]
+    )
+final_minutes = sum(row["seconds"] for row in final_history) / 60
+# The results model's steps timed on this CPU: the ablation's base row, scaled from 50,000 images.
+base_epoch_here = np.median([row["seconds"] for row in histories["base"]]) * 60_000 / 50_000
+glue("ch15_final_epochs", len(final_history))
+glue("ch15_final_minutes", final_minutes)
+glue("ch15_final_median_seconds", float(np.median([row["seconds"] for row in final_history])))
+glue("ch15_final_elbo", final.test_elbo)
+glue("ch15_final_bound", final.bound.estimate)
+glue("ch15_final_bound_se", final.bound.estimate_stderr)
+glue("ch15_final_gain", final.bound.estimate - results.bound.estimate)
+glue("ch15_final_elbo_gain", final.test_elbo - results.test_elbo)
+glue("ch15_final_gap", final.bound.estimate - final.test_elbo)
+glue("ch15_results_gap", results.bound.estimate - results.test_elbo)
+glue(
+    "ch15_final_bounded",
+    "all 10,000 test images"
+    if final.bound.subset_seed is None
+    else f"{final.bound.images:,} random test images (the same for both models)",
+)
+table(
+    ["run", "prior", "epochs", "training minutes", "test ELBO", "$\\mathcal{L}_{5000}$ of the 10,000"],
+    rows,
+    align="llrrrl",
+    caption="The results model of [chapter 8](08_papers.ipynb) and the final model, on the stochastically "
+    "binarized test set, nats per image. Training minutes: the sum of the epochs' training steps, "
+    "each on the 2-core CPU it trained on. The two CPUs are of one kind and differ in speed: an epoch of the "
+    f"standard-normal model took {np.median([row['seconds'] for row in results_history]):.0f} s on the "
+    f"first and {base_epoch_here:.0f} s on the second (the ablation's base row, scaled to 60,000 images).",
+    name="tab-15-final",
+)
+
+# %% [markdown]
+# The final model trained for {glue:text}`ch15_final_epochs` epochs in
+# {glue:text}`ch15_final_minutes:.0f` minutes of training steps (a median of
+# {glue:text}`ch15_final_median_seconds:.0f` s per epoch), and gains
+# {glue:text}`ch15_final_elbo_gain:.2f` nats of test ELBO and
+# {glue:text}`ch15_final_gain:.2f` of $\mathcal{L}_{5000}$ over the results model, in a
+# third of its epochs: the ablation's gain held over a long run. Its bound, from
+# {glue:text}`ch15_final_bounded`, is {glue:text}`ch15_final_bound:.2f` ±
+# {glue:text}`ch15_final_bound_se:.2f` nats. The gap between the bound and the ELBO,
+# {glue:text}`ch15_final_gap:.2f` nats against {glue:text}`ch15_results_gap:.2f`, says how
+# much the posterior's shape still costs: a learned prior changes what the codes are
+# measured against, not how well a diagonal Gaussian fits each image's true posterior
+# ([chapter 10](10_true_posterior.ipynb)).
+
+# %%
+rows = literature.comparison_rows(final.test_elbo, final.bound.estimate)
+behind = [row for row in rows if not row[3].startswith("ELBO") and float(row[5]) < 0]
+glue("ch15_papers_rows", len(rows))
+glue("ch15_papers_behind", len(behind))
+best_row = max((r for r in literature.rows() if r.cite == "burda2016"), key=lambda r: r.value)
+glue("ch15_burda_best", best_row.value)
+glue("ch15_vs_burda_best", final.bound.estimate - best_row.value)
+table(
+    literature.COMPARISON_HEADER,
+    rows,
+    align="llrlrr",
+    caption="The final model against every row of Burda et al. (2016), Table 1, and the IAF paper's "
+    "diagonal-Gaussian ResNet VAE (Kingma et al. 2016, Table 1), nats per test image: the final "
+    "model's figure of the same kind (ELBO for ELBO, its $\\mathcal{L}_{5000}$ for a bound) minus the row's.",
+    name="tab-15-papers",
+)
+
+# %% [markdown]
+# Against Burda et al.'s best model, the two-layer IWAE trained with $k = 50$
+# ({glue:text}`ch15_burda_best:.2f`), the final model's estimate differs by
+# {glue:text}`ch15_vs_burda_best:+.2f` nats, well inside its standard error: level with it,
+# not ahead. That error bar covers which 1,000 test images were bounded and nothing else:
+# not a second training seed, nor the other draw of the test set's binarization that
+# Burda et al. used ([chapter 8](08_papers.ipynb)). Bounding all 10,000 images (the second
+# command above) and training a second seed are what would settle it. The
+# diagonal-Gaussian ResNet VAE of the IAF paper stays ahead, by the amount its row of
+# {numref}`tab-15-papers` gives.
+
+# %% [markdown]
 # ## Summary
 #
 # * One change per run, ten epochs each, judged on validation images
 #   ({numref}`tab-15-ablation`): at fifty dimensions the mixture prior and the VampPrior
 #   each gain several nats of ELBO and of $\mathcal{L}_{100}$ over the standard normal
-#   prior, for some more minutes per epoch; estimating the KL from the sample instead of
-#   in closed form costs nothing measurable.
-# * Along the time axis ({numref}`fig-15-time`) the learned priors stay ahead, and twice
-#   the epochs of the base recipe do not catch them up.
-# * Every error bar here covers which validation images were bounded. Each row is one
-#   training run of one seed, so the spread between seeds is not measured, and ten
-#   epochs are not the 160 of [chapter 8](08_papers.ipynb)'s results model: whether the gains last over a long run is the next
-#   experiment, and so is the IWAE row, whose cost per epoch
-#   [chapter 14](14_learned_priors.ipynb) measured at several times the ELBO's.
+#   prior; estimating the KL from the sample instead of in closed form, which they need,
+#   gains nothing, and neither does KL warm-up.
+# * Per step ({numref}`tab-15-costs`) the mixture costs a third more than the base step,
+#   the VampPrior twice as much, and the IWAE with $k = 5$ five times; along the time
+#   axis ({numref}`fig-15-time`) the learned priors stay ahead.
+# * The gain lasts over a long run: the final model, the results recipe with the mixture
+#   prior in 54 epochs, reaches an estimated $\mathcal{L}_{5000}$ level with Burda et
+#   al.'s best model ({numref}`tab-15-papers`).
+# * Every error bar here covers which images were bounded. Each run is one training seed,
+#   so the spread between seeds is not measured yet.
 #
 # ## Exercises
 #

@@ -51,7 +51,7 @@ import tensorflow as tf
 from vae_lib import hardware, plots
 from vae_lib.book import glue, show_source, table
 from vae_lib.config import QUICK_ENV, tutorial_run
-from vae_lib.data import load_mnist, make_pipelines
+from vae_lib.data import load_dataset, make_pipelines
 from vae_lib.train import build_model, compile_steps
 
 # %% [markdown]
@@ -137,7 +137,7 @@ variants = {  # name: (precision, steps per call)
     "float32, 50 steps per call": ("float32", 50),
     "mixed_bfloat16, 50 steps per call": ("mixed_bfloat16", 50),
 }
-pipelines = make_pipelines(load_mnist(), batch_size=config.batch_size)
+pipelines = make_pipelines(load_dataset(), batch_size=config.batch_size)
 batches = iter(pipelines.train_dataset(1).repeat())
 loops = {}
 for name, (precision, n) in variants.items():

@@ -9,21 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vae_lib.data import FILES, Mnist, binarize_static, load_mnist
+from vae_lib.data import FILES, LabelledImages, binarize_static, load_dataset
 from vae_lib.model import CVAE
 
 
 @pytest.fixture(scope="session")
-def mnist() -> Mnist:
-    return load_mnist()
+def mnist() -> LabelledImages:
+    return load_dataset()
 
 
 @pytest.fixture(scope="session")
-def small_mnist(mnist: Mnist) -> Mnist:
+def small_mnist(mnist: LabelledImages) -> LabelledImages:
     """The first 512 training and 500 test images: enough to learn something, quick to
     train on.
     """
-    return Mnist(
+    return LabelledImages(
         mnist.train_images[:512],
         mnist.train_labels[:512],
         mnist.test_images[:500],
@@ -32,7 +32,7 @@ def small_mnist(mnist: Mnist) -> Mnist:
 
 
 @pytest.fixture(scope="session")
-def binary_test_images(mnist: Mnist) -> np.ndarray:
+def binary_test_images(mnist: LabelledImages) -> np.ndarray:
     """The first 300 test images, statically binarized, ``[300, 28, 28, 1]``."""
     return binarize_static(mnist.test_images[:300])
 
@@ -61,7 +61,7 @@ def write_md5sums(folder: Path) -> None:
     (folder / "MD5SUMS").write_text("\n".join(lines) + "\n")
 
 
-def write_idx_folder(folder: Path, mnist: Mnist) -> Path:
+def write_idx_folder(folder: Path, mnist: LabelledImages) -> Path:
     """Small IDX gz files of MNIST (100 train, 50 test images) in ``folder``, with their
     MD5SUMS.
     """
@@ -78,6 +78,6 @@ def write_idx_folder(folder: Path, mnist: Mnist) -> Path:
 
 
 @pytest.fixture
-def idx_folder(tmp_path: Path, mnist: Mnist) -> Path:
+def idx_folder(tmp_path: Path, mnist: LabelledImages) -> Path:
     """A folder of small IDX gz files with its MD5SUMS, for a test to damage."""
     return write_idx_folder(tmp_path, mnist)

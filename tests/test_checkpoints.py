@@ -15,7 +15,7 @@ from tensorflow.python.lib.io import file_io
 
 from vae_lib import checkpoints
 from vae_lib.model import CVAE
-from vae_lib.run import RESULTS_URL, RunFolder, RunFolderError, committed_run
+from vae_lib.run import RESULTS_URL, RunFolder, RunFolderError, committed_file, committed_run
 
 RESULTS = Path(__file__).parent.parent / "results"
 KINDS = ("momentum", "velocity")
@@ -203,6 +203,20 @@ def test_committed_run_downloads_the_files_it_needs(
     assert run.read_history() == RunFolder(RESULTS / "tutorial-dynamic").read_history()
     if weights:
         assert len(run.load()[2]) == 10
+
+
+def test_committed_file_is_found_or_downloaded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fetched: list[str] = []
+
+    def urlretrieve(url: str, path: Path) -> None:
+        fetched.append(url)
+        Path(path).write_text("{}")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", urlretrieve)
+    monkeypatch.chdir(tmp_path)
+    path = committed_file("step_costs.json")
+    assert fetched == [f"{RESULTS_URL}step_costs.json"] and path.read_text() == "{}"
+    assert committed_file("step_costs.json") == path and len(fetched) == 1  # found, not fetched again
 
 
 @pytest.mark.parametrize(

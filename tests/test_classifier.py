@@ -24,14 +24,14 @@ from vae_lib.classifier import (
     train_classifier,
 )
 from vae_lib.config import ConfigError
-from vae_lib.data import IMAGE_SHAPE, Mnist, binarize_static
+from vae_lib.data import IMAGE_SHAPE, LabelledImages, binarize_static
 
 # 512 images make 4 steps an epoch: five epochs lift the accuracy well above chance, in seconds.
 EPOCHS = 5
 
 
 @pytest.fixture(scope="module")
-def trained(small_mnist: Mnist, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Classifier]:
+def trained(small_mnist: LabelledImages, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Classifier]:
     folder = tmp_path_factory.mktemp("classifier")
     return folder, train_classifier(small_mnist, folder, epochs=EPOCHS, progress=False)
 
@@ -41,7 +41,9 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(folder, tmp_path / "copy"))
 
 
-def test_training_learns_and_saves_what_it_measured(trained: tuple[Path, Classifier], small_mnist: Mnist):
+def test_training_learns_and_saves_what_it_measured(
+    trained: tuple[Path, Classifier], small_mnist: LabelledImages
+):
     folder, classifier = trained
     held_out = binarize_static(small_mnist.test_images)
     assert classifier.test_accuracy > 0.5  # chance is 0.1
@@ -53,7 +55,9 @@ def test_training_learns_and_saves_what_it_measured(trained: tuple[Path, Classif
     assert sorted(p.name for p in folder.iterdir()) == sorted([SETTINGS_FILE, WEIGHTS_FILE])  # no temp files
 
 
-def test_predict_gives_a_label_and_its_probability(trained: tuple[Path, Classifier], small_mnist: Mnist):
+def test_predict_gives_a_label_and_its_probability(
+    trained: tuple[Path, Classifier], small_mnist: LabelledImages
+):
     _, classifier = trained
     labels, confidence = classifier.predict(binarize_static(small_mnist.test_images[:20]))
     assert labels.shape == confidence.shape == (20,)
@@ -62,7 +66,7 @@ def test_predict_gives_a_label_and_its_probability(trained: tuple[Path, Classifi
 
 
 def test_a_second_call_loads_the_same_classifier(
-    trained: tuple[Path, Classifier], small_mnist: Mnist, monkeypatch: pytest.MonkeyPatch
+    trained: tuple[Path, Classifier], small_mnist: LabelledImages, monkeypatch: pytest.MonkeyPatch
 ):
     folder, classifier = trained
 
@@ -88,7 +92,7 @@ def test_a_second_call_loads_the_same_classifier(
     ],
 )
 def test_a_folder_of_other_settings_is_refused(
-    trained: tuple[Path, Classifier], small_mnist: Mnist, change: dict, named: str
+    trained: tuple[Path, Classifier], small_mnist: LabelledImages, change: dict, named: str
 ):
     folder, _ = trained
     settings = {"epochs": EPOCHS, "progress": False, **change}
@@ -96,7 +100,9 @@ def test_a_folder_of_other_settings_is_refused(
         train_classifier(small_mnist, folder, **settings)
 
 
-def test_a_folder_trained_on_other_images_is_refused(trained: tuple[Path, Classifier], small_mnist: Mnist):
+def test_a_folder_trained_on_other_images_is_refused(
+    trained: tuple[Path, Classifier], small_mnist: LabelledImages
+):
     folder, _ = trained
     inverted = dataclasses.replace(small_mnist, train_images=255 - small_mnist.train_images)  # same sizes
     with pytest.raises(ValueError, match="other training images"):
@@ -105,7 +111,7 @@ def test_a_folder_trained_on_other_images_is_refused(trained: tuple[Path, Classi
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_weights_file_is_named_in_one_line(
-    trained: tuple[Path, Classifier], small_mnist: Mnist, tmp_path: Path, damage: str
+    trained: tuple[Path, Classifier], small_mnist: LabelledImages, tmp_path: Path, damage: str
 ):
     folder = copy_of(trained[0], tmp_path)
     weights = folder / WEIGHTS_FILE
@@ -117,7 +123,7 @@ def test_a_damaged_weights_file_is_named_in_one_line(
 
 
 def test_a_damaged_settings_file_is_named(
-    trained: tuple[Path, Classifier], small_mnist: Mnist, tmp_path: Path
+    trained: tuple[Path, Classifier], small_mnist: LabelledImages, tmp_path: Path
 ):
     folder = copy_of(trained[0], tmp_path)
     (folder / SETTINGS_FILE).write_text('{"epochs": 5, "test_acc')
@@ -137,7 +143,7 @@ def test_an_interrupted_write_leaves_no_file(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_bad_training_settings_are_refused(small_mnist: Mnist):
+def test_bad_training_settings_are_refused(small_mnist: LabelledImages):
     with pytest.raises(ConfigError, match=r"train_size: 513 is not in 1\.\.512"):
         train_classifier(small_mnist, train_size=513, progress=False)
     with pytest.raises(ConfigError, match="epochs: 0 is not positive"):
@@ -218,7 +224,7 @@ def test_labels_of_the_wrong_shape_and_bad_thresholds_are_refused():
 
 
 def test_book_classifier_is_trained_once_per_mode_in_its_own_folder(
-    mnist: Mnist, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mnist: LabelledImages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     first = book_classifier(mnist, quick=True)

@@ -15,7 +15,7 @@ import pytest
 
 from vae_lib.cli import main
 from vae_lib.config import TrainConfig
-from vae_lib.data import load_mnist
+from vae_lib.data import load_dataset
 from vae_lib.run import RunFolder
 from vae_lib.train import train
 
@@ -71,6 +71,49 @@ def test_train_then_evaluate(tmp_path: Path, idx_folder: Path, capsys: pytest.Ca
     assert (out / "metrics.json").read_bytes() == metrics_file
 
 
+def test_an_interrupted_evaluation_resumes_to_the_same_bound(
+    tmp_path: Path, idx_folder: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, common = tmp_path / "run", ["--data-dir", str(idx_folder), "--quiet"]
+    recipe = ["--epochs", "1", "--batch-size", "25", "--precision", "float32"]
+    assert main(["train", "--out", str(out), *recipe, *common]) == 0
+    evaluate = ["evaluate", str(out), "--iw-samples", "20", *common]
+    assert main(evaluate) == 0
+    whole = RunFolder(out).read_metrics().bound
+    kept = out / "bounds-epoch-1-k20.csv"
+    assert len(kept.read_text().splitlines()) == 1 + 50  # a header, then one row per test image
+    kept.unlink()
+
+    # Stopped (Ctrl-C) after two batches of ten images, the second one's last line cut short.
+    append, calls = RunFolder.append_bounds, []
+
+    def append_then_stop(self: RunFolder, *args: object) -> None:
+        append(self, *args)
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunFolder, "append_bounds", append_then_stop)
+    capsys.readouterr()
+    assert main(evaluate) == 130
+    assert "continue from the images not yet bounded" in capsys.readouterr().err
+    kept.write_bytes(kept.read_bytes()[:-5])
+    assert len(RunFolder(out).read_bounds(20)) == 19
+
+    monkeypatch.setattr(RunFolder, "append_bounds", append)
+    assert main(evaluate) == 0
+    resumed = RunFolder(out).read_metrics().bound
+    assert resumed.mean == pytest.approx(whole.mean, abs=1e-9) and resumed.images == 50
+    rows = kept.read_text().splitlines()[1:]
+    assert sorted(int(row.split(",")[0]) for row in rows) == list(range(50))  # each image once
+
+    kept.write_text(kept.read_text().replace(rows[3], "7,not a number,0.1"))
+    capsys.readouterr()
+    assert main(evaluate) == 1
+    error = capsys.readouterr().err.strip()
+    assert f"{kept} is damaged (line 5 is '7,not a number,0.1'" in error and "\n" not in error
+
+
 @pytest.mark.subprocess
 def test_killed_run_continues_with_the_same_command_to_the_same_history(
     tmp_path: Path, idx_folder: Path
@@ -112,7 +155,7 @@ def test_killed_run_continues_with_the_same_command_to_the_same_history(
     assert [row["epoch"] for row in resumed] == list(range(1, epochs + 1))
     # The run never stopped gives the same numbers, epoch by epoch.
     config = TrainConfig(epochs=epochs, batch_size=10, precision="float32")
-    whole = train(config, mnist=load_mnist(idx_folder), progress=False).history
+    whole = train(config, mnist=load_dataset(data_dir=idx_folder), progress=False).history
     drop = "seconds"
     assert [{k: v for k, v in r.items() if k != drop} for r in resumed] == [
         {k: v for k, v in r.items() if k != drop} for r in whole

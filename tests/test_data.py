@@ -14,18 +14,19 @@ from vae_lib.config import TrainConfig
 from vae_lib.data import (
     VALIDATION_SIZE,
     DataError,
-    Mnist,
+    LabelledImages,
     binarize_dynamic,
     binarize_static,
     binary_test_images,
     held_out_images,
-    load_mnist,
+    load_dataset,
+    load_idx_folder,
     make_pipelines,
     with_validation_split,
 )
 
 
-def test_real_mnist_has_its_known_shapes_and_labels(mnist: Mnist) -> None:
+def test_real_mnist_has_its_known_shapes_and_labels(mnist: LabelledImages) -> None:
     assert mnist.train_images.shape == (60000, 28, 28)
     assert mnist.test_images.shape == (10000, 28, 28)
     assert mnist.train_images.dtype == np.uint8
@@ -57,10 +58,10 @@ def genuine_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_genuine_copy_loads_however_it_was_compressed(genuine_folder: Path, mnist: Mnist) -> None:
+def test_genuine_copy_loads_however_it_was_compressed(genuine_folder: Path, mnist: LabelledImages) -> None:
     labels = genuine_folder / data.FILES["train_labels"]
     assert hashlib.md5(labels.read_bytes()).hexdigest() != data.MNIST_MD5[labels.name]
-    loaded = load_mnist(genuine_folder)
+    loaded = load_dataset(data_dir=genuine_folder)
     np.testing.assert_array_equal(loaded.train_labels, mnist.train_labels)
 
 
@@ -73,12 +74,12 @@ def test_damaged_copy_is_refused_though_it_is_well_formed(genuine_folder: Path) 
         DataError,
         match=r"train-labels-idx1-ubyte.gz is a well-formed IDX file, but not MNIST's",
     ):
-        load_mnist(genuine_folder)
+        load_dataset(data_dir=genuine_folder)
 
 
 def test_mnist_asked_for_as_fashion_mnist_is_named(genuine_folder: Path) -> None:
     with pytest.raises(DataError, match=r"is MNIST's, not Fashion-MNIST's: .* --dataset mnist"):
-        load_mnist(genuine_folder, "fashion_mnist")
+        load_dataset("fashion_mnist", genuine_folder)
 
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install dataset-fashion-mnist
@@ -91,7 +92,7 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # apt-get install da
 def test_debian_fashion_mnist_loads_by_name_and_is_not_taken_for_mnist() -> None:
     # Debian re-compressed the files: their gz md5s are not the published ones, their
     # contents are.
-    fashion = load_mnist(DEBIAN_FASHION, "fashion_mnist")
+    fashion = load_dataset("fashion_mnist", DEBIAN_FASHION)
     assert fashion.train_images.shape == (
         60000,
         28,
@@ -99,11 +100,11 @@ def test_debian_fashion_mnist_loads_by_name_and_is_not_taken_for_mnist() -> None
     ) and fashion.test_images.shape == (10000, 28, 28)
     assert np.bincount(fashion.test_labels).tolist() == [1000] * 10
     with pytest.raises(DataError, match=r"is Fashion-MNIST's, not MNIST's: .* --dataset fashion_mnist"):
-        load_mnist(DEBIAN_FASHION)
+        load_dataset(data_dir=DEBIAN_FASHION)
 
 
 def test_fashion_mnist_comes_from_its_own_keras_download(
-    monkeypatch: pytest.MonkeyPatch, mnist: Mnist
+    monkeypatch: pytest.MonkeyPatch, mnist: LabelledImages
 ) -> None:
     split = (
         (mnist.train_images[:10], mnist.train_labels[:10]),
@@ -112,22 +113,24 @@ def test_fashion_mnist_comes_from_its_own_keras_download(
     monkeypatch.setattr(tf.keras.datasets.fashion_mnist, "load_data", lambda: split)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     monkeypatch.delenv(data.FASHION_DATA_DIR_ENV, raising=False)
-    assert len(load_mnist(dataset="fashion_mnist").train_images) == 10
+    assert len(load_dataset("fashion_mnist").train_images) == 10
     assert data.DATASETS["fashion_mnist"].class_names[9] == "Ankle boot"
 
 
-def test_folder_loads_like_any_idx_data_set(idx_folder: Path, mnist: Mnist) -> None:
-    loaded = load_mnist(idx_folder)
+def test_folder_loads_like_any_idx_data_set(idx_folder: Path, mnist: LabelledImages) -> None:
+    loaded = load_dataset(data_dir=idx_folder)
     np.testing.assert_array_equal(loaded.train_images, mnist.train_images[:100])
     np.testing.assert_array_equal(loaded.test_labels, mnist.test_labels[:50])
 
 
 def test_environment_variable_names_the_folder(idx_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(data.DATA_DIR_ENV, str(idx_folder))
-    assert len(load_mnist().train_images) == 100
+    assert len(load_dataset().train_images) == 100
 
 
-def test_without_folder_the_keras_download_is_used(monkeypatch: pytest.MonkeyPatch, mnist: Mnist) -> None:
+def test_without_folder_the_keras_download_is_used(
+    monkeypatch: pytest.MonkeyPatch, mnist: LabelledImages
+) -> None:
     split = (
         (mnist.train_images[:10], mnist.train_labels[:10]),
         (mnist.test_images[:5], mnist.test_labels[:5]),
@@ -135,7 +138,7 @@ def test_without_folder_the_keras_download_is_used(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(tf.keras.datasets.mnist, "load_data", lambda: split)
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     monkeypatch.delenv(data.FASHION_DATA_DIR_ENV, raising=False)
-    assert load_mnist().test_images.shape == (5, 28, 28)
+    assert load_dataset().test_images.shape == (5, 28, 28)
 
 
 def test_failed_download_says_how_to_work_offline(
@@ -148,7 +151,7 @@ def test_failed_download_says_how_to_work_offline(
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     monkeypatch.delenv(data.FASHION_DATA_DIR_ENV, raising=False)
     with pytest.raises(DataError, match=r"could not download MNIST .*set \$VAE_DATA_DIR"):
-        load_mnist()
+        load_dataset()
 
 
 def test_static_binarization_thresholds_at_half() -> None:
@@ -168,7 +171,7 @@ def test_dynamic_binarization_samples_the_grey_level() -> None:
     assert abs(float(tf.reduce_mean(first)) - 0.3) < 0.01
 
 
-def test_train_batches_are_a_seeded_permutation(small_mnist: Mnist) -> None:
+def test_train_batches_are_a_seeded_permutation(small_mnist: LabelledImages) -> None:
     pipes = make_pipelines(small_mnist, batch_size=100, seed=7)
     epoch1 = np.concatenate(list(pipes.train_dataset(1).as_numpy_iterator()))
     epoch1_again = np.concatenate(list(pipes.train_dataset(1).as_numpy_iterator()))
@@ -183,7 +186,7 @@ def test_train_batches_are_a_seeded_permutation(small_mnist: Mnist) -> None:
     )
 
 
-def test_batches_with_labels_pair_each_image_with_its_own_label(small_mnist: Mnist) -> None:
+def test_batches_with_labels_pair_each_image_with_its_own_label(small_mnist: LabelledImages) -> None:
     pipes = make_pipelines(small_mnist, batch_size=100, seed=7)
     images, labels = (np.concatenate(part) for part in zip(*pipes.train_dataset(1, labels=True), strict=True))
     np.testing.assert_array_equal(images, np.concatenate(list(pipes.train_dataset(1))))
@@ -195,21 +198,21 @@ def test_batches_with_labels_pair_each_image_with_its_own_label(small_mnist: Mni
     assert [by_pixels[image[None].tobytes()] for image in images] == labels.tolist()
 
 
-def test_dynamic_pipeline_draws_new_pixels_each_epoch(small_mnist: Mnist) -> None:
+def test_dynamic_pipeline_draws_new_pixels_each_epoch(small_mnist: LabelledImages) -> None:
     pipes = make_pipelines(small_mnist, batch_size=512, binarization="dynamic")
     one = next(iter(pipes.train_dataset(1))).numpy()
     assert set(np.unique(one)) <= {0.0, 1.0}
     assert set(np.unique(pipes.test_images)) == {0.0, 1.0}
 
 
-def test_train_size_keeps_the_first_images(small_mnist: Mnist) -> None:
+def test_train_size_keeps_the_first_images(small_mnist: LabelledImages) -> None:
     pipes = make_pipelines(small_mnist, batch_size=32, train_size=100)
     assert pipes.train_images.shape == (100, 28, 28, 1)
     assert [int(b.shape[0]) for b in pipes.train_dataset(1)] == [32, 32, 32, 4]
     assert pipes.test_images.shape == (500, 28, 28, 1)
 
 
-def test_validation_split_holds_out_the_last_training_images(mnist: Mnist) -> None:
+def test_validation_split_holds_out_the_last_training_images(mnist: LabelledImages) -> None:
     split = with_validation_split(mnist)
     assert len(split.train_images) == 50_000 and len(split.test_images) == VALIDATION_SIZE
     np.testing.assert_array_equal(split.test_images, mnist.train_images[50_000:])
@@ -217,7 +220,7 @@ def test_validation_split_holds_out_the_last_training_images(mnist: Mnist) -> No
     np.testing.assert_array_equal(split.train_images, mnist.train_images[:50_000])
 
 
-def test_validation_split_of_too_small_a_set_is_named(small_mnist: Mnist) -> None:
+def test_validation_split_of_too_small_a_set_is_named(small_mnist: LabelledImages) -> None:
     with pytest.raises(
         DataError,
         match="a validation split needs more than 10,000 training images, the data holds 512",
@@ -233,12 +236,12 @@ def test_validation_split_of_too_small_a_set_is_named(small_mnist: Mnist) -> Non
         ({"binarization": "fuzzy"}, "binarization must be one of static, dynamic, none"),
     ],
 )
-def test_bad_pipeline_arguments_are_named(small_mnist: Mnist, kwargs: dict, message: str) -> None:
+def test_bad_pipeline_arguments_are_named(small_mnist: LabelledImages, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_pipelines(small_mnist, **kwargs)
 
 
-def test_held_out_images_are_the_runs_protocol(small_mnist: Mnist) -> None:
+def test_held_out_images_are_the_runs_protocol(small_mnist: LabelledImages) -> None:
     for binarization in ("static", "dynamic"):
         images, labels = held_out_images(small_mnist, TrainConfig(binarization=binarization))
         np.testing.assert_array_equal(images, binary_test_images(small_mnist, binarization))
@@ -251,7 +254,7 @@ def test_held_out_images_are_the_runs_protocol(small_mnist: Mnist) -> None:
     assert set(np.unique(dynamic)) == {0.0, 1.0}
 
 
-def test_eight_bit_pixels_reach_the_model_as_their_levels(small_mnist: Mnist) -> None:
+def test_eight_bit_pixels_reach_the_model_as_their_levels(small_mnist: LabelledImages) -> None:
     data = make_pipelines(small_mnist, batch_size=16, binarization="none")
     batch = next(iter(data.train_dataset(epoch=1)))
     order = streams.numpy_rng(0, streams.Stream.SHUFFLE, 1).permutation(512)[:16]
@@ -266,7 +269,7 @@ def test_eight_bit_pixels_reach_the_model_as_their_levels(small_mnist: Mnist) ->
 def test_colour_images_keep_their_channels() -> None:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
-    colour = Mnist(images, np.arange(6, dtype=np.uint8), images[:2], np.arange(2, dtype=np.uint8))
+    colour = LabelledImages(images, np.arange(6, dtype=np.uint8), images[:2], np.arange(2, dtype=np.uint8))
     assert colour.image_shape == (32, 32, 3)
     batch = next(iter(make_pipelines(colour, batch_size=6, binarization="none").train_dataset(epoch=1)))
     assert batch.shape == (6, 32, 32, 3)
@@ -274,9 +277,9 @@ def test_colour_images_keep_their_channels() -> None:
         np.sort(batch.numpy(), axis=None), np.sort(images / 255.0, axis=None), rtol=1e-6
     )
     with pytest.raises(DataError, match=r"training images are \(32, 32, 3\), test images \(32, 32\)"):
-        Mnist(images, np.arange(6, dtype=np.uint8), images[:2, ..., 0], np.arange(2, dtype=np.uint8))
+        LabelledImages(images, np.arange(6, dtype=np.uint8), images[:2, ..., 0], np.arange(2, dtype=np.uint8))
 
 
-def test_cifar10_is_not_read_as_idx() -> None:
+def test_cifar10_is_not_read_as_idx(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"cifar10 is not in MNIST's IDX format: load it with load_dataset"):
-        load_mnist(dataset="cifar10")
+        load_idx_folder(tmp_path, "cifar10")

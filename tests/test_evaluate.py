@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from vae_lib import streams
-from vae_lib.data import Mnist, binary_test_images
+from vae_lib.data import LabelledImages, binary_test_images
 from vae_lib.evaluate import (
     active_units,
     bound_summary,
@@ -122,7 +122,7 @@ def test_summary_of_all_images_is_their_mean_with_its_standard_error(model: CVAE
 
 
 def test_subset_estimate_of_the_whole_mean_is_tighter_than_the_subset_mean(
-    mnist: Mnist,
+    mnist: LabelledImages,
 ) -> None:
     # A trained model: its images' bounds differ as much as real ones do.
     _, model, _ = committed_run("latent50-dynamic").load()

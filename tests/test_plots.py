@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vae_lib import plots
-from vae_lib.data import Mnist, binarize_static
+from vae_lib.data import LabelledImages, binarize_static
 from vae_lib.model import CVAE
 
 
@@ -38,7 +38,7 @@ def test_manifold_decodes_a_grid_of_prior_quantiles(model: CVAE) -> None:
     np.testing.assert_allclose(manifold[56:84, 56:84], centre, atol=1e-6)
 
 
-def test_two_d_figures_refuse_other_latent_sizes(mnist: Mnist) -> None:
+def test_two_d_figures_refuse_other_latent_sizes(mnist: LabelledImages) -> None:
     wide = CVAE(latent_dim=3)
     with pytest.raises(ValueError, match="needs a 2-D latent space, this model has 3"):
         plots.latent_manifold(wide)
@@ -46,7 +46,7 @@ def test_two_d_figures_refuse_other_latent_sizes(mnist: Mnist) -> None:
         plots.plot_latent_scatter(wide, binarize_static(mnist.test_images[:10]), mnist.test_labels[:10])
 
 
-def test_every_figure_draws(model: CVAE, mnist: Mnist) -> None:
+def test_every_figure_draws(model: CVAE, mnist: LabelledImages) -> None:
     x = binarize_static(mnist.test_images[:100])
     history = [
         {

@@ -9,18 +9,19 @@ import pytest
 import yaml
 
 from vae_lib.config import TrainConfig
-from vae_lib.data import Mnist, held_out_images
+from vae_lib.data import LabelledImages, held_out_images
 from vae_lib.evaluate import SUBSET_SEED, evaluate
 from vae_lib.literature import rows
 from vae_lib.run import RESULTS_URL, RunFolder, committed_run
 
 RESULTS = Path(__file__).parent.parent / "results"
 PAPERS_RUNS = ["tutorial-dynamic", "latent50-dynamic", "latent50-dynamic-160"]
+FINAL_RUN = "latent50-mixture"  # chapter 15's final model
 VALIDATION_RUNS = ["wide-lr1e-3", "blocks-lr1e-3", "wide-lr2e-3", "blocks-lr2e-3"]
 
 
-@pytest.mark.parametrize("name", ["latent50", *PAPERS_RUNS])
-def test_committed_weights_reproduce_the_committed_test_elbo(mnist: Mnist, name: str) -> None:
+@pytest.mark.parametrize("name", ["latent50", *PAPERS_RUNS, FINAL_RUN])
+def test_committed_weights_reproduce_the_committed_test_elbo(mnist: LabelledImages, name: str) -> None:
     run = RunFolder(RESULTS / name)
     metrics = run.read_metrics()
     # float32, as `python -m vae_lib evaluate` measures, whatever the run trained in.
@@ -54,6 +55,17 @@ def test_the_papers_protocol_figures_name_their_protocol_and_are_consistent() ->
     # errors of the estimate (which cover the choice of bounded images, not the training seed).
     vae2_k1 = next(r for r in rows() if r.row == "MNIST / 2 stochastic layers / k=1 / VAE")
     assert best.bound.estimate - 3 * best.bound.estimate_stderr > vae2_k1.value
+
+
+def test_the_final_model_is_the_results_recipe_with_a_mixture_prior_in_the_hour() -> None:
+    final, results = (RunFolder(RESULTS / name).read_metrics() for name in (FINAL_RUN, PAPERS_RUNS[-1]))
+    changed = TrainConfig.from_json(results.config).differences(TrainConfig.from_json(final.config))
+    assert set(changed) == {"lr_half_life", "kl", "prior"}  # and the epochs, which it ignores
+    assert changed["prior"] == ("standard_normal", "mixture") and not final.config["validation"]
+    assert final.epochs * final.seconds_per_epoch < 60 * 60  # its steps, within the hour
+    bound = final.bound
+    assert (bound.k, bound.total) == (5000, 10_000) and bound.elbo < bound.mean < 0
+    assert bound.subset_seed == (None if bound.images == bound.total else SUBSET_SEED)
 
 
 @pytest.mark.parametrize("name", VALIDATION_RUNS)

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from vae_lib import streams
 from vae_lib.config import TrainConfig
-from vae_lib.data import Mnist, binarize_static
+from vae_lib.data import LabelledImages, binarize_static
 from vae_lib.evaluate import evaluate
 from vae_lib.losses import TrainingLoss
 from vae_lib.model import CVAE, model_for
@@ -55,7 +55,7 @@ class StopAfter:
 
 
 @pytest.fixture(scope="module")
-def reference(small_mnist: Mnist, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Trained]:
+def reference(small_mnist: LabelledImages, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Trained]:
     out = tmp_path_factory.mktemp("reference")
     return out, train(QUICK, out, small_mnist, progress=False)
 
@@ -96,7 +96,7 @@ def test_run_folder_holds_config_history_checkpoint_figures_and_metrics(
         np.testing.assert_array_equal(a, b)
 
 
-def test_auto_precision_is_resolved_in_what_train_returns(small_mnist: Mnist) -> None:
+def test_auto_precision_is_resolved_in_what_train_returns(small_mnist: LabelledImages) -> None:
     one = dataclasses.replace(QUICK, epochs=1, train_size=64, precision="auto")
     assert train(one, None, small_mnist, progress=False).config.precision in (
         "float32",
@@ -104,21 +104,21 @@ def test_auto_precision_is_resolved_in_what_train_returns(small_mnist: Mnist) ->
     )
 
 
-def test_same_seed_gives_the_same_numbers(reference: tuple, small_mnist: Mnist) -> None:
+def test_same_seed_gives_the_same_numbers(reference: tuple, small_mnist: LabelledImages) -> None:
     _, trained = reference
     again = train(QUICK, None, small_mnist, progress=False)
     assert numbers(again.history) == numbers(trained.history)
     np.testing.assert_array_equal(again.model.get_weights()[0], trained.model.get_weights()[0])
 
 
-def test_another_seed_gives_other_numbers(reference: tuple, small_mnist: Mnist) -> None:
+def test_another_seed_gives_other_numbers(reference: tuple, small_mnist: LabelledImages) -> None:
     _, trained = reference
     other = train(dataclasses.replace(QUICK, seed=4, epochs=1), None, small_mnist, progress=False)
     assert other.history[0]["test_elbo"] != trained.history[0]["test_elbo"]
 
 
 def test_interrupted_run_resumes_to_the_same_history(
-    reference: tuple, small_mnist: Mnist, tmp_path: Path
+    reference: tuple, small_mnist: LabelledImages, tmp_path: Path
 ) -> None:
     _, trained = reference
     with pytest.raises(KeyboardInterrupt):
@@ -134,7 +134,7 @@ def test_interrupted_run_resumes_to_the_same_history(
 
 
 def test_finished_run_is_loaded_not_retrained_and_keeps_its_metrics(
-    reference: tuple, small_mnist: Mnist
+    reference: tuple, small_mnist: LabelledImages
 ) -> None:
     out, trained = reference
     metrics = (out / "metrics.json").read_bytes()
@@ -151,7 +151,7 @@ def test_finished_run_is_loaded_not_retrained_and_keeps_its_metrics(
     np.testing.assert_array_equal(again.model.get_weights()[0], trained.model.get_weights()[0])
 
 
-def test_more_epochs_continue_a_finished_run(small_mnist: Mnist, tmp_path: Path) -> None:
+def test_more_epochs_continue_a_finished_run(small_mnist: LabelledImages, tmp_path: Path) -> None:
     one = dataclasses.replace(QUICK, epochs=1)
     train(one, tmp_path, small_mnist, progress=False)
     more = train(dataclasses.replace(one, epochs=2), tmp_path, small_mnist, progress=False)
@@ -159,14 +159,14 @@ def test_more_epochs_continue_a_finished_run(small_mnist: Mnist, tmp_path: Path)
     assert RunFolder(tmp_path).read_metrics().epochs == 2
 
 
-def test_folder_of_another_run_is_refused(reference: tuple, small_mnist: Mnist) -> None:
+def test_folder_of_another_run_is_refused(reference: tuple, small_mnist: LabelledImages) -> None:
     out, _ = reference
     with pytest.raises(ConfigMismatchError, match=r"'latent_dim': \(2, 5\)"):
         train(dataclasses.replace(QUICK, latent_dim=5), out, small_mnist, progress=False)
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
-    small_mnist: Mnist, tmp_path: Path
+    small_mnist: LabelledImages, tmp_path: Path
 ) -> None:
     def poison(epoch: int, model: CVAE) -> None:
         if epoch == 1:
@@ -199,7 +199,7 @@ def test_building_a_model_needs_a_resolved_precision() -> None:
         build_model(TrainConfig())
 
 
-def test_warm_up_ramps_beta_with_the_step(small_mnist: Mnist) -> None:
+def test_warm_up_ramps_beta_with_the_step(small_mnist: LabelledImages) -> None:
     """Step s of a warm-up over W steps trains on β·s/W: the first step's loss says which β it used."""
     config = dataclasses.replace(QUICK, kl="analytic", beta=2.0, kl_warmup=10.0)
     model, optimizer = build_model(config)
@@ -212,7 +212,7 @@ def test_warm_up_ramps_beta_with_the_step(small_mnist: Mnist) -> None:
 
 
 def test_conditional_run_trains_on_labelled_batches_and_writes_its_figures(
-    small_mnist: Mnist, tmp_path: Path
+    small_mnist: LabelledImages, tmp_path: Path
 ) -> None:
     config = dataclasses.replace(QUICK, epochs=2, conditional=True)
     trained = train(config, tmp_path, small_mnist, progress=False)
@@ -228,7 +228,7 @@ def test_conditional_run_trains_on_labelled_batches_and_writes_its_figures(
     np.testing.assert_allclose(elbo, trained.history[-1]["test_elbo"], rtol=1e-5)
 
 
-def test_autoencoder_run_reports_its_objective_with_no_kl(small_mnist: Mnist) -> None:
+def test_autoencoder_run_reports_its_objective_with_no_kl(small_mnist: LabelledImages) -> None:
     config = dataclasses.replace(QUICK, epochs=2, objective="autoencoder")
     trained = train(config, mnist=small_mnist, progress=False)
     assert all(row["test_kl"] == 0.0 for row in trained.history)
@@ -243,7 +243,7 @@ def test_eight_bit_colour_run_trains_reloads_and_draws_its_figures(tmp_path: Pat
     smooth = np.linspace(0, 255, 32)[None, :, None, None] * rng.uniform(0.2, 1.0, (288, 1, 1, 3))
     images = np.clip(smooth + rng.normal(0, 8, (288, 32, 32, 3)), 0, 255).astype(np.uint8)
     labels = rng.integers(0, 10, 288).astype(np.uint8)
-    colour = Mnist(images[:256], labels[:256], images[256:], labels[256:])
+    colour = LabelledImages(images[:256], labels[:256], images[256:], labels[256:])
     config = TrainConfig(
         dataset="cifar10",
         binarization="none",

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from vae_lib.data import DataError, Mnist
+from vae_lib.data import DataError, LabelledImages
 
 CIFAR10_DATA_DIR_ENV = "VAE_CIFAR10_DATA_DIR"
 BATCHES = "cifar-10-batches-py"
@@ -79,7 +79,7 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.uint8)
 
 
-def load_cifar10_folder(folder: str | os.PathLike[str]) -> Mnist:
+def load_cifar10_folder(folder: str | os.PathLike[str]) -> LabelledImages:
     """CIFAR-10 from ``folder``: ``cifar-10-batches-py`` itself, or a folder that holds it.
 
     Training images ``uint8 [N, 32, 32, 3]`` (the five ``data_batch_*`` in order; 50,000 in the
@@ -92,7 +92,7 @@ def load_cifar10_folder(folder: str | os.PathLike[str]) -> Mnist:
         folder = folder / BATCHES
     train = [_read_batch(folder / name) for name in TRAIN_FILES]
     test_images, test_labels = _read_batch(folder / TEST_FILE)
-    return Mnist(
+    return LabelledImages(
         np.concatenate([images for images, _ in train]),
         np.concatenate([labels for _, labels in train]),
         test_images,
@@ -100,7 +100,7 @@ def load_cifar10_folder(folder: str | os.PathLike[str]) -> Mnist:
     )
 
 
-def load_cifar10(data_dir: str | os.PathLike[str] | None = None) -> Mnist:
+def load_cifar10(data_dir: str | os.PathLike[str] | None = None) -> LabelledImages:
     """CIFAR-10 from ``data_dir``, else ``$VAE_CIFAR10_DATA_DIR``, else Keras's download.
 
     Shapes as :func:`load_cifar10_folder` gives them. A configured folder that is broken raises
@@ -122,4 +122,6 @@ def load_cifar10(data_dir: str | os.PathLike[str] | None = None) -> Mnist:
             f"to a folder holding {BATCHES}"
         ) from err
     # Keras gives the labels as a column, [N, 1].
-    return Mnist(x_train, y_train.reshape(-1).astype(np.uint8), x_test, y_test.reshape(-1).astype(np.uint8))
+    return LabelledImages(
+        x_train, y_train.reshape(-1).astype(np.uint8), x_test, y_test.reshape(-1).astype(np.uint8)
+    )

@@ -27,7 +27,7 @@ import numpy as np
 
 from vae_lib.checkpoints import reason
 from vae_lib.config import QUICK_ENV, ConfigError
-from vae_lib.data import IMAGE_SHAPE, Mnist, binarize_static
+from vae_lib.data import IMAGE_SHAPE, LabelledImages, binarize_static
 
 WEIGHTS_FILE = "classifier.weights.h5"  # Keras insists on the .weights.h5 ending
 SETTINGS_FILE = "classifier.json"
@@ -194,7 +194,7 @@ def _load(folder: Path, settings: dict, classes: int) -> Classifier | None:
 
 
 def train_classifier(
-    mnist: Mnist,
+    mnist: LabelledImages,
     run_folder: Path | str | None = None,
     epochs: int = 3,
     train_size: int | None = None,
@@ -273,7 +273,7 @@ def train_classifier(
     return classifier
 
 
-def book_classifier(mnist: Mnist, quick: bool | None = None) -> Classifier:
+def book_classifier(mnist: LabelledImages, quick: bool | None = None) -> Classifier:
     """The classifier the chapters share, trained once into ``runs/classifier`` and loaded after.
 
     ``quick`` (default: ``$VAE_QUICK`` is ``1``) trains on the first 2,000 training images

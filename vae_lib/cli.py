@@ -10,7 +10,9 @@ Its options are :class:`~vae_lib.config.TrainConfig`'s fields.
 ``evaluate DIR`` reports the test ELBO and the importance-weighted bound L_k of
 the run's latest checkpoint, with the protocol they were measured under, and
 writes them with the run's other numbers to ``DIR/metrics.json`` (a run that
-stopped early is evaluated as far as it got).
+stopped early is evaluated as far as it got). Each image's bound is kept in DIR
+as it is computed, so that an evaluation interrupted resumes (hours, at k = 5000
+for all 10,000 test images on a CPU).
 
 One process writes into a run folder at a time; another is refused, naming the
 first's process id (:meth:`~vae_lib.run.RunFolder.lock`).
@@ -129,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--iw-images",
         type=_positive_int,
         default=None,
-        help="bound on a fixed random subset of N test images (default: all on a GPU, 1,000 on a CPU)",
+        help="bound on a fixed random subset of N test images, all of them if N is their number or more "
+        "(default: all on a GPU, 1,000 on a CPU)",
     )
     ev.add_argument(
         "--data-dir",
@@ -220,8 +223,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m vae_lib: error: {describe(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted: run the same command again to continue from the last finished epoch",
-            file=sys.stderr,
-        )
+        kept = "the last finished epoch" if config is not None else "the images not yet bounded"
+        print(f"\ninterrupted: run the same command again to continue from {kept}", file=sys.stderr)
         return 130

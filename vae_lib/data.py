@@ -40,7 +40,11 @@ from vae_lib.config import Binarization, ConfigError, Dataset, TrainConfig
 
 DATA_DIR_ENV = "VAE_DATA_DIR"  # MNIST's folder
 FASHION_DATA_DIR_ENV = "VAE_FASHION_DATA_DIR"  # Fashion-MNIST's (Debian: /usr/share/datasets/fashion-mnist)
-IMAGE_SHAPE = (28, 28, 1)  # MNIST's and Fashion-MNIST's; a model takes its data's (Mnist.image_shape)
+IMAGE_SHAPE = (
+    28,
+    28,
+    1,
+)  # MNIST's and Fashion-MNIST's; a model takes its data's (LabelledImages.image_shape)
 
 FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -120,7 +124,7 @@ class DataError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Mnist:
+class LabelledImages:
     """Raw images in 0..255 and labels ``uint8 [N]``: MNIST's or Fashion-MNIST's grey ``uint8 [N, 28, 28]``,
     or colour ``uint8 [N, H, W, C]`` (CIFAR-10's ``[N, 32, 32, 3]``, :mod:`vae_lib.cifar10`).
 
@@ -245,8 +249,10 @@ def read_idx(
     return body.reshape(shape)
 
 
-def load_mnist_folder(folder: str | os.PathLike[str], dataset: Dataset = "mnist") -> Mnist:
-    """Load the four IDX gz files of ``dataset`` from ``folder`` (checked, see module doc)."""
+def load_idx_folder(folder: str | os.PathLike[str], dataset: Dataset = "mnist") -> LabelledImages:
+    """The four IDX gz files of ``dataset`` (MNIST or Fashion-MNIST) in ``folder``, checked as above."""
+    if not DATASETS[dataset].content_md5:
+        raise DataError(f"{dataset} is not in MNIST's IDX format: load it with load_dataset({dataset!r})")
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"data folder {folder} {'is not a folder' if folder.exists() else 'does not exist'}")
@@ -260,40 +266,36 @@ def load_mnist_folder(folder: str | os.PathLike[str], dataset: Dataset = "mnist"
         )
         for key, name in FILES.items()
     }
-    return _mnist_format(**arrays)
+    return _idx_format(**arrays)
 
 
-def _mnist_format(**arrays: np.ndarray) -> Mnist:
-    """The arrays as :class:`Mnist` if their images are 28×28, as IDX data sets hold; else a DataError."""
+def _idx_format(**arrays: np.ndarray) -> LabelledImages:
+    """The arrays as :class:`LabelledImages` if their images are 28×28, as in IDX files; else a DataError."""
     for split in ("train", "test"):
         shape = arrays[f"{split}_images"].shape
         if shape[1:] != IMAGE_SHAPE[:2]:
             raise DataError(f"{split} images have shape {shape}, expected (N, 28, 28)")
-    return Mnist(**arrays)
+    return LabelledImages(**arrays)
 
 
-def load_dataset(dataset: Dataset, data_dir: str | os.PathLike[str] | None = None) -> Mnist:
-    """Any of :data:`DATASETS`: MNIST's format through :func:`load_mnist`, CIFAR-10 through its own module."""
+def load_dataset(
+    dataset: Dataset = "mnist", data_dir: str | os.PathLike[str] | None = None
+) -> LabelledImages:
+    """``dataset`` (MNIST by default) from ``data_dir``, else its folder variable, else its Keras download.
+
+    The variable is ``$VAE_DATA_DIR`` for MNIST and ``$VAE_FASHION_DATA_DIR`` for Fashion-MNIST;
+    CIFAR-10, in a format of its own, is loaded by :mod:`vae_lib.cifar10`.
+    """
     if dataset == "cifar10":
         from vae_lib.cifar10 import load_cifar10  # its own file format; imported only when asked for
 
         return load_cifar10(data_dir)
-    return load_mnist(data_dir, dataset)
-
-
-def load_mnist(data_dir: str | os.PathLike[str] | None = None, dataset: Dataset = "mnist") -> Mnist:
-    """``dataset`` (MNIST by default) from ``data_dir``, else its folder variable, else its Keras download.
-
-    The variable is ``$VAE_DATA_DIR`` for MNIST and ``$VAE_FASHION_DATA_DIR`` for Fashion-MNIST.
-    """
-    if not DATASETS[dataset].content_md5:
-        raise DataError(f"{dataset} is not in MNIST's IDX format: load it with load_dataset({dataset!r})")
     if data_dir:
-        return load_mnist_folder(data_dir, dataset)
+        return load_idx_folder(data_dir, dataset)
     variable = FASHION_DATA_DIR_ENV if dataset == "fashion_mnist" else DATA_DIR_ENV
     if folder := os.environ.get(variable):
         try:
-            return load_mnist_folder(folder, dataset)
+            return load_idx_folder(folder, dataset)
         except DataError as err:
             raise DataError(f"${variable}: {err}") from None
     info = DATASETS[dataset]
@@ -305,7 +307,7 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None, dataset: Dataset 
             f"could not download {info.name} ({err}); offline, set ${variable} or --data-dir "
             f"to a folder holding {', '.join(FILES.values())}"
         ) from err
-    return _mnist_format(train_images=x_train, train_labels=y_train, test_images=x_test, test_labels=y_test)
+    return _idx_format(train_images=x_train, train_labels=y_train, test_images=x_test, test_labels=y_test)
 
 
 def to_unit_interval(images: np.ndarray) -> np.ndarray:
@@ -334,7 +336,7 @@ def binarize_stochastic(images: np.ndarray, seed: int = STOCHASTIC_TEST_SEED) ->
     return (np.random.default_rng(seed).random(grey.shape, dtype=np.float32) < grey).astype(np.float32)
 
 
-def binary_test_images(mnist: Mnist, binarization: Binarization = "static") -> np.ndarray:
+def binary_test_images(mnist: LabelledImages, binarization: Binarization = "static") -> np.ndarray:
     """The test set as a model of binary pixels sees it, ``float32 [10000, 28, 28, 1]``.
 
     ``"static"`` thresholds it (the tutorial's protocol); ``"dynamic"`` gives its
@@ -348,7 +350,7 @@ def binary_test_images(mnist: Mnist, binarization: Binarization = "static") -> n
     raise ValueError(f"binarization={binarization!r} keeps grey levels: use test_inputs for those")
 
 
-def test_inputs(mnist: Mnist, binarization: Binarization) -> np.ndarray:
+def test_inputs(mnist: LabelledImages, binarization: Binarization) -> np.ndarray:
     """The test set as a run of ``binarization`` sees it: binary (:func:`binary_test_images`), or with
     ``"none"`` the 8-bit levels k/255 themselves, ``float32 [N, H, W, C]``."""
     if binarization == "none":
@@ -359,7 +361,7 @@ def test_inputs(mnist: Mnist, binarization: Binarization) -> np.ndarray:
 VALIDATION_SIZE = 10_000
 
 
-def with_validation_split(mnist: Mnist) -> Mnist:
+def with_validation_split(mnist: LabelledImages) -> LabelledImages:
     """``mnist`` with its last :data:`VALIDATION_SIZE` training images in place of the test set.
 
     For choosing settings, as papers do: a model trains on the first 50,000
@@ -372,7 +374,7 @@ def with_validation_split(mnist: Mnist) -> Mnist:
             f"a validation split needs more than {VALIDATION_SIZE:,} training images, the data holds "
             f"{len(mnist.train_images):,}"
         )
-    return Mnist(
+    return LabelledImages(
         mnist.train_images[:n_train],
         mnist.train_labels[:n_train],
         mnist.train_images[n_train:],
@@ -380,12 +382,12 @@ def with_validation_split(mnist: Mnist) -> Mnist:
     )
 
 
-def held_out(mnist: Mnist, validation: bool) -> Mnist:
+def held_out(mnist: LabelledImages, validation: bool) -> LabelledImages:
     """``mnist`` as a run uses it: itself, or with ``validation`` :func:`with_validation_split`'s."""
     return with_validation_split(mnist) if validation else mnist
 
 
-def held_out_images(mnist: Mnist, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+def held_out_images(mnist: LabelledImages, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """The images a run of ``config`` is judged on, ``float32 [N, H, W, C]``, and their labels.
 
     The test set (or with ``validation`` the last training images), binarized as the
@@ -480,7 +482,7 @@ def _lean(batches: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def make_pipelines(
-    mnist: Mnist,
+    mnist: LabelledImages,
     batch_size: int = 32,
     seed: int = 0,
     train_size: int | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -28,6 +28,8 @@ from vae_lib.run import BoundSummary, Metrics, RunFolder
 SUBSET_SEED = 5000
 _IMAGES = tf.TensorSpec([None, None, None, None], tf.float32)  # [B, H, W, C]
 _INDICES = tf.TensorSpec([None], tf.int64)
+# What is told each batch's bounds as they come: (the images' indices [B], L_k [B] nats, seconds).
+BoundRecorder = Callable[[np.ndarray, np.ndarray, float], None]
 
 
 def _batches(
@@ -114,6 +116,7 @@ def iw_bounds(
     progress: bool = True,
     indices: np.ndarray | None = None,
     labels: np.ndarray | None = None,
+    record: BoundRecorder | None = None,
 ) -> np.ndarray:
     """The importance-weighted bound L_k of each image, ``float64 [N]`` nats.
 
@@ -122,6 +125,7 @@ def iw_bounds(
     time, their log-sum-exp carried from chunk to chunk, so that memory stays bounded
     whatever k is. ``indices`` place the images in their set (see :func:`_batches`); a
     conditional model is given ``labels``, one per image, and bounds log p(x | y).
+    ``record`` is given each batch's bounds as soon as they are known (to keep them).
     Costs k decoder passes per image (bench/README.md measures it).
     """
     if k < 1:
@@ -146,9 +150,12 @@ def iw_bounds(
     per_batch = []
     with tqdm(total=len(images), desc=f"L_{k}", unit="image", disable=not progress, leave=False) as bar:
         for rows, batch_indices, x in _batches(images, batch_size, indices):
-            per_batch.append(batch_bounds(x, batch_indices, labels[rows]).numpy())
+            start = time.perf_counter()
+            per_batch.append(batch_bounds(x, batch_indices, labels[rows]).numpy().astype(np.float64))
+            if record is not None:
+                record(batch_indices, per_batch[-1], time.perf_counter() - start)
             bar.update(len(x))
-    return np.concatenate(per_batch).astype(np.float64)
+    return np.concatenate(per_batch) if per_batch else np.zeros(0)
 
 
 def stderr(values: np.ndarray) -> float:
@@ -169,6 +176,8 @@ def bound_summary(
     elbos: np.ndarray | None = None,
     progress: bool = True,
     labels: np.ndarray | None = None,
+    known: dict[int, tuple[float, float]] | None = None,
+    record: BoundRecorder | None = None,
 ) -> BoundSummary:
     """L_k over all ``images``, or over a random subset of ``n`` of them, as metrics.json keeps it.
 
@@ -179,12 +188,28 @@ def bound_summary(
     images far less than the bound does (a hard digit has a low bound and a low ELBO
     alike), so its standard error, that of the mean gap, is several times smaller (a
     difference estimator, as survey sampling calls it).
+
+    ``known`` (index → (bound, seconds), :meth:`vae_lib.run.RunFolder.read_bounds`) are
+    images bounded before, by an evaluation that was stopped: only the others are
+    bounded, and each is given to ``record``. Image i draws the same noise either way.
     """
     elbos = elbo_per_image(model, images, labels=labels)[:, 0] if elbos is None else elbos
     chosen = np.arange(len(images)) if n >= len(images) else random_subset(len(images), n)
+    known = {i: known[i] for i in chosen.tolist() if i in known} if known else {}
+    todo = np.array([i for i in chosen.tolist() if i not in known], np.int64)
     start = time.perf_counter()
-    subset_labels = None if labels is None else labels[chosen]
-    bounds = iw_bounds(model, images[chosen], k, progress=progress, indices=chosen, labels=subset_labels)
+    new = iw_bounds(
+        model,
+        images[todo],
+        k,
+        progress=progress,
+        indices=todo,
+        labels=None if labels is None else labels[todo],
+        record=record,
+    )
+    bound_of = {i: bound for i, (bound, _) in known.items()}
+    bound_of |= dict(zip(todo.tolist(), new.tolist(), strict=True))
+    bounds = np.array([bound_of[i] for i in chosen.tolist()])
     gaps = bounds - elbos[chosen]
     return BoundSummary(
         k=k,
@@ -196,7 +221,7 @@ def bound_summary(
         elbo=float(elbos[chosen].mean()),
         estimate=float(elbos.mean() + gaps.mean()),
         estimate_stderr=stderr(gaps),
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start + sum(seconds for _, seconds in known.values()),
     )
 
 
@@ -215,6 +240,9 @@ def evaluate_run(
     for a ``validation`` run). ``n`` images are
     bounded (default: all on a GPU, 1,000 on a CPU, :func:`bound_summary`). Computed in
     float32, whatever the run trained in. Holds the run folder's lock while it works.
+    Each image's bound is kept in the run folder as soon as it is known
+    (:meth:`~vae_lib.run.RunFolder.append_bounds`): an evaluation stopped at any point
+    resumes where it stopped, to the same figures.
     """
     run = run_folder if isinstance(run_folder, RunFolder) else RunFolder(run_folder)
     run.read_config()  # refuses a folder without a run before the lock would create it
@@ -227,7 +255,17 @@ def evaluate_run(
         per_image = elbo_per_image(model, images, labels=labels)
         if n is None:
             n = len(images) if tf.config.list_physical_devices("GPU") else 1000
-        bound = bound_summary(model, images, k, n, per_image[:, 0], progress, labels)
+        bound = bound_summary(
+            model,
+            images,
+            k,
+            n,
+            per_image[:, 0],
+            progress,
+            labels,
+            known=run.read_bounds(k),
+            record=lambda indices, bounds, seconds: run.append_bounds(k, indices, bounds, seconds),
+        )
         # Everything but the bound follows from the checkpoint's history: a metrics.json
         # that is missing (a run stopped early) or damaged is written afresh.
         metrics = dataclasses.replace(

@@ -121,3 +121,34 @@ def rows_8bit() -> list[LiteratureRow8bit]:
         )
         for r in _read("literature_8bit.csv", columns)
     ]
+
+
+# The papers whose stochastically binarized MNIST figures chapters 8 and 15 set ours beside.
+COMPARED = ("burda2016", "kingma2016")
+COMPARISON_HEADER = ("model", "source", "trained with k", "figure", "nats per image", "ours − theirs")
+
+
+def comparison_rows(elbo: float, bound: float) -> list[list[str]]:
+    """A row per figure of the :data:`COMPARED` papers beside ours, cells as :data:`COMPARISON_HEADER` has.
+
+    ``elbo`` and ``bound`` are our model's test ELBO and L_5000, nats per image; the last
+    cell is ours of the same kind (ELBO for ELBO, the bound for any L_k) minus the row's.
+    """
+    table = []
+    for r in rows():
+        if r.cite not in COMPARED:
+            continue
+        is_elbo = r.estimate.startswith("ELBO")
+        figure = r.estimate if is_elbo else f"$\\mathcal{{L}}_{{{r.estimate[2:]}}}$"
+        trained_k = str(r.k) if r.cite == "burda2016" else "—"  # Burda et al.'s k is the training k
+        ours = elbo if is_elbo else bound
+        cells = [
+            r.model,
+            f"{r.paper}, {r.table}",
+            trained_k,
+            figure,
+            f"{r.value:.2f}",
+            f"{ours - r.value:+.2f}",
+        ]
+        table.append(cells)
+    return table

@@ -16,7 +16,7 @@ import numpy as np
 
 from vae_lib import plots
 from vae_lib.config import TrainConfig
-from vae_lib.data import Mnist, held_out_images
+from vae_lib.data import LabelledImages, held_out_images
 from vae_lib.model import CVAE
 from vae_lib.run import History, RunFolder
 
@@ -60,7 +60,9 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def write_figures(run: RunFolder, model: CVAE, history: History, mnist: Mnist, config: TrainConfig) -> None:
+def write_figures(
+    run: RunFolder, model: CVAE, history: History, mnist: LabelledImages, config: TrainConfig
+) -> None:
     """The report figures of a finished run, into its folder (2-D latent spaces get two more)."""
     test, labels = held_out_images(mnist, config)
     if frames := readable_frames(run):

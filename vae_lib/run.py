@@ -9,6 +9,8 @@
     DIR/checkpoints/latest     the name of the newest complete one (``epoch-N``), for people and Colab
     DIR/history.csv            one row per finished epoch
     DIR/metrics.json           the final figures (:class:`Metrics`)
+    DIR/bounds-epoch-N-kK.csv  each held-out image's L_K under checkpoint epoch-N, as far as it got
+                               (:meth:`RunFolder.read_bounds`), so that an evaluation resumes
     DIR/epoch_NNNN.png, DIR/<figure>.png, DIR/progress.gif
     DIR/.lock                  while a process writes into DIR: its process id (:meth:`RunFolder.lock`)
 
@@ -41,6 +43,8 @@ from vae_lib.config import TrainConfig
 from vae_lib.model import CVAE, model_for
 
 HISTORY_FIELDS = ("epoch", "train_loss", "test_elbo", "test_reconstruction", "test_kl", "seconds")
+# A held-out image's index, its L_k in nats, and its share of the seconds its batch took.
+BOUND_FIELDS = ("image", "bound", "seconds")
 History = list[dict[str, float]]
 
 
@@ -69,7 +73,7 @@ class BoundSummary:
     elbo: float  # the ELBO of the same images
     estimate: float  # the mean over all images (the same as ``mean`` when all were bounded)
     estimate_stderr: float
-    seconds: float  # wall time it took
+    seconds: float  # wall time the bounds took, summed over every session that computed some
 
 
 @dataclass(frozen=True)
@@ -341,6 +345,63 @@ class RunFolder:
                 raise ValueError(f"its columns are {reader.fieldnames}, not {list(HISTORY_FIELDS)}")
             return [{k: float(row[k]) for k in HISTORY_FIELDS} for row in reader]
 
+    # --- per-image bounds -------------------------------------------------------------------
+
+    def bounds_path(self, k: int) -> Path:
+        """Where the latest checkpoint's per-image L_k are kept (``DIR/bounds-epoch-N-kK.csv``)."""
+        latest = self.latest_checkpoint()
+        if latest is None:
+            raise FileNotFoundError(f"no checkpoint in {self.checkpoints}")
+        return self.path / f"bounds-{latest.name}-k{k}.csv"
+
+    def read_bounds(self, k: int) -> dict[int, tuple[float, float]]:
+        """The images bounded so far: index → (L_k in nats, seconds), from :meth:`bounds_path`.
+
+        A row is complete only once its newline is written: a last line cut short by a
+        kill is not read (and :meth:`append_bounds` drops it).
+        """
+        path = self.bounds_path(k)
+        if not path.exists():
+            return {}
+        with _reading(path):
+            *rows, _unfinished = path.read_text().split("\n")
+            if rows and rows[0] != ",".join(BOUND_FIELDS):
+                raise ValueError(f"its header is {rows[0]!r}, not {','.join(BOUND_FIELDS)!r}")
+            known = {}
+            for number, row in enumerate(rows[1:], start=2):
+                try:
+                    image, bound, seconds = row.split(",")
+                    known[int(image)] = (float(bound), float(seconds))
+                except ValueError:
+                    problem = f"line {number} is {row[:40]!r}: delete the file to bound again"
+                    raise ValueError(problem) from None
+            return known
+
+    def append_bounds(self, k: int, images: np.ndarray, bounds: np.ndarray, seconds: float) -> None:
+        """Add the L_k of ``images`` (indices ``[B]``, bounds ``[B]`` nats) to :meth:`bounds_path`.
+
+        ``seconds``, the batch's time, is shared among its images. Written and synced before
+        returning, so that a kill afterwards loses nothing.
+        """
+        path = self.bounds_path(k)
+        share = seconds / len(images)
+        pairs = zip(images.tolist(), bounds.tolist(), strict=True)
+        rows = "".join(f"{i},{b!r},{share!r}\n" for i, b in pairs)
+        try:
+            with path.open("a+b") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size and (f.seek(size - 1), f.read(1))[1] != b"\n":  # a last line a kill cut short
+                    f.seek(0)
+                    size = f.truncate(f.read().rfind(b"\n") + 1)
+                header = "" if size else ",".join(BOUND_FIELDS) + "\n"
+                f.write((header + rows).encode())
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise RunFolderError(
+                f"could not write {path}: {checkpoints.reason(err)}; the bounds written before are kept"
+            ) from err
+
     def read_metrics(self) -> Metrics:
         path = self.path / "metrics.json"
         if not path.exists():
@@ -382,25 +443,10 @@ def committed_run(name: str, weights: bool = True) -> RunFolder:
     for base in (Path("results"), Path("../results")):
         if (base / name / "config.json").exists():
             return RunFolder(base / name)
-    import urllib.error
-    import urllib.request
-
     run = RunFolder(Path("results") / name)
 
     def fetch(relative: str) -> None:
-        url, path = f"{RESULTS_URL}{name}/{relative}", run.path / relative
-        tmp = path.with_name(path.name + ".tmp")  # a download cut short must not pass for the file
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            urllib.request.urlretrieve(url, tmp)
-            os.replace(tmp, path)
-        except OSError as err:  # urllib.error.URLError and HTTPError are OSErrors
-            tmp.unlink(missing_ok=True)
-            reason = err.reason if type(err) is urllib.error.URLError else checkpoints.reason(err)
-            raise RunFolderError(
-                f"could not download {url} ({reason}): check the network, or clone the repository "
-                "and run the chapter in it"
-            ) from None
+        _download(f"{name}/{relative}")
 
     if weights:
         fetch("checkpoints/latest")
@@ -411,3 +457,32 @@ def committed_run(name: str, weights: bool = True) -> RunFolder:
         fetch(relative)
     fetch("config.json")  # last: a folder with a config.json is complete
     return run
+
+
+def committed_file(name: str) -> Path:
+    """The committed file ``results/NAME`` (e.g. ``"step_costs.json"``), downloaded as a run's files are."""
+    for base in (Path("results"), Path("../results")):
+        if (base / name).exists():
+            return base / name
+    return _download(name)
+
+
+def _download(relative: str) -> Path:
+    """Fetch ``results/RELATIVE`` from :data:`RESULTS_URL` into ``results/``; a failure names the address."""
+    import urllib.error
+    import urllib.request
+
+    url, path = f"{RESULTS_URL}{relative}", Path("results") / relative
+    tmp = path.with_name(path.name + ".tmp")  # a download cut short must not pass for the file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        urllib.request.urlretrieve(url, tmp)
+        os.replace(tmp, path)
+    except OSError as err:  # urllib.error.URLError and HTTPError are OSErrors
+        tmp.unlink(missing_ok=True)
+        reason = err.reason if type(err) is urllib.error.URLError else checkpoints.reason(err)
+        raise RunFolderError(
+            f"could not download {url} ({reason}): check the network, or clone the repository "
+            "and run the chapter in it"
+        ) from None
+    return path

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from vae_lib import hardware, report, streams
 from vae_lib.config import TrainConfig
-from vae_lib.data import Mnist, held_out, load_dataset, make_pipelines
+from vae_lib.data import LabelledImages, held_out, load_dataset, make_pipelines
 from vae_lib.evaluate import evaluate
 from vae_lib.losses import TrainingLoss
 from vae_lib.model import CVAE, model_for
@@ -128,7 +128,7 @@ class Trained(NamedTuple):
 def train(
     config: TrainConfig,
     run_folder: str | Path | None = None,
-    mnist: Mnist | None = None,
+    mnist: LabelledImages | None = None,
     hooks: Sequence[EpochHook] = (),
     progress: bool = True,
     steps_per_call: int = 50,
@@ -168,7 +168,7 @@ def train(
 def _train(
     config: TrainConfig,
     run: RunFolder | None,
-    mnist: Mnist,
+    mnist: LabelledImages,
     hooks: Sequence[EpochHook],
     progress: bool,
     steps_per_call: int,
