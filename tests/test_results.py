@@ -92,3 +92,21 @@ def test_the_download_address_is_the_books_repository() -> None:
     repository = yaml.safe_load((RESULTS.parent / "_config.yml").read_text())["repository"]["url"]
     owner_and_name = repository.removeprefix("https://github.com/")
     assert f"https://raw.githubusercontent.com/{owner_and_name}/main/results/" == RESULTS_URL
+
+
+def test_the_readme_results_table_quotes_the_committed_metrics() -> None:
+    """Each README row naming a committed run shows its metrics.json figures, to the hundredth."""
+    readme = (RESULTS.parent / "README.md").read_text().replace("−", "-")
+    quoted = {}
+    for line in readme.splitlines():
+        cells = [cell.strip().strip("*") for cell in line.strip("|").split("|")]
+        runs = [name for name in [*PAPERS_RUNS, FINAL_RUN] if f"`results/{name}`" in cells[0]]
+        if len(cells) == 5 and runs:
+            quoted[runs[0]] = cells[1:]
+    assert sorted(quoted) == sorted([*PAPERS_RUNS, FINAL_RUN])
+    for name, (epochs, elbo, estimate, subset) in quoted.items():
+        m = RunFolder(RESULTS / name).read_metrics()
+        assert epochs == str(m.epochs), name
+        assert elbo == f"{m.test_elbo:.2f}", name
+        assert estimate == f"{m.bound.estimate:.2f} ± {m.bound.estimate_stderr:.2f}", name
+        assert subset == f"{m.bound.mean:.2f} ± {m.bound.stderr:.2f}", name
