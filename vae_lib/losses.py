@@ -144,11 +144,11 @@ def log_importance_weights(
     ``logvar`` ``[B, latent_dim]`` are q(z|x)'s (given the labels ``y`` ``[B]``, for a
     conditional model: then the weights are those of log p(x | y)).
     """
-    z = mean + tf.exp(0.5 * logvar) * eps  # [k, B, D]
-    k, batch = tf.shape(eps)[0], tf.shape(eps)[1]
+    z = mean + tf.exp(0.5 * logvar) * eps  # [k, B, D]: k reparameterized draws per image
+    k = tf.shape(eps)[0]
     labels = None if y is None else tf.tile(y, [k])  # row i·B + b of the flattened z is image b's
-    outputs = model.decode(tf.reshape(z, [k * batch, -1]), y=labels)
-    outputs = tf.reshape(outputs, tf.concat([[k, batch], tf.shape(outputs)[1:]], axis=0))
+    outputs = model.decode(tf.reshape(z, [-1, z.shape[-1]]), y=labels)  # one batch of k·B codes
+    outputs = tf.reshape(outputs, [k, -1, *outputs.shape[1:]])
     return model.likelihood.log_prob(x, outputs) + model.prior.log_prob(z) - log_normal_pdf(z, mean, logvar)
 
 
@@ -163,7 +163,7 @@ def importance_weighted_bound(
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     mean, logvar = model.encode(x, y)
-    shape = tf.concat([[k], tf.shape(mean)], axis=0)
+    shape = [k, tf.shape(mean)[0], mean.shape[-1]]
     eps = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed)
     log_w = log_importance_weights(model, x, mean, logvar, eps, y)  # [k, B]
     return tf.reduce_logsumexp(log_w, axis=0) - math.log(k)
