@@ -450,7 +450,7 @@ keys = ("test_elbo", "test_reconstruction", "test_kl")
 if (tutorial_dir / "history.csv").exists():
     last = RunFolder(tutorial_dir).read_history()[-1]
     parts = [f"{last[key]:.2f}" for key in keys]
-    rows.append([f"chapter 5, `{tutorial_dir}`", 2, int(last["epoch"]), *parts])
+    rows.append([f"[chapter 5](05_training.ipynb), `{tutorial_dir}`", 2, int(last["epoch"]), *parts])
 parts = [f"{getattr(metrics, key):.2f}" for key in keys]
 this_run = "this chapter, `results/latent50`"
 rows.append([this_run, config.latent_dim, metrics.epochs, *parts])

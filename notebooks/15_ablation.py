@@ -258,14 +258,14 @@ def ahead_from(name: str) -> float:
     return minutes[behind[-1] + 1] if behind.size else minutes[0]
 
 
-glue("ch15_base_minutes", curve("base")[0][-1])
+glue("ch15_base_curve_minutes", curve("base")[0][-1])
 for name in ("mixture", "vamp"):
     glue(f"ch15_{name}_ahead_from", ahead_from(name))
 
 # %% [markdown]
 # In {numref}`fig-15-time` the mixture prior's run is above the base run from
 # minute {glue:text}`ch15_mixture_ahead_from:.1f` on, to the end of the base run's
-# {glue:text}`ch15_base_minutes:.1f` minutes. The VampPrior's curve,
+# {glue:text}`ch15_base_curve_minutes:.1f` minutes. The VampPrior's curve,
 # stretched by its costlier step, starts below and stays above from minute
 # {glue:text}`ch15_vamp_ahead_from:.1f` on. More epochs of the base recipe do not make
 # up the difference.
