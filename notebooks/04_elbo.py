@@ -483,7 +483,7 @@ ax.axhline(log_px, color="k", lw=1.5, label=r"$\log p(x)$")
 ax.axhline(exact_elbo, color="C3", ls="--", lw=1, label="ELBO (exact)")
 ax.set_xlabel("number of importance samples $k$")
 ax.set_ylabel("nats")
-ax.legend(loc="lower right")
+ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the lines, not over them
 fig.tight_layout()
 plt.show()
 

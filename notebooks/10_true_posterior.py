@@ -427,9 +427,7 @@ def draw_gaussian(ax: plt.Axes, local: posterior.LatentGrid, mean, logvar, colou
 # %% mystnb={"figure": {"caption": "The true posterior $p_\\theta(z \\mid x)$ (grey, darker where denser, on a square-root scale so that its faint parts show) of twelve test digits (inset), with the encoder's $q_\\phi(z \\mid x)$ (orange) and the best Gaussian $q^*$ (blue, dashed) at one and two standard deviations. Each panel is a square of its own in the plane of codes ($z_1$ across, $z_2$ up); above it, the approximation gap + the amortization gap, in nats.", "name": "fig-10-posteriors"}} tags=["nbval-ignore-output"]
 fig, axes = plt.subplots(3, 4, figsize=(plots.PAGE_WIDTH, 0.76 * plots.PAGE_WIDTH))
 for row, (label, chosen) in zip(axes, panels.items(), strict=True):
-    row[0].set_ylabel(
-        label.replace(" ", "\n"), fontsize=plots.LABEL_SIZE - 2, rotation=0, ha="right", va="center"
-    )
+    row[0].set_ylabel(label.replace(" ", "\n"), rotation=0, ha="right", va="center")
     for ax, i in zip(row, chosen, strict=True):
         local = window(i, 40 if QUICK else 80)
         local_joint = posterior.log_joint_on_grid(cvae, images[i : i + 1], local)
@@ -437,9 +435,10 @@ for row, (label, chosen) in zip(axes, panels.items(), strict=True):
         ax.pcolormesh(local.z1, local.z2, density, cmap="Greys", norm=PowerNorm(0.5), shading="nearest")
         draw_gaussian(ax, local, encoder_mean[i], encoder_logvar[i], "tab:orange", "solid")
         draw_gaussian(ax, local, best_mean[i], best_logvar[i], "tab:blue", "dashed")
-        ax.set_title(f"{approximation_gap[i]:.2f} + {amortization_gap[i]:.2f}", fontsize=plots.LABEL_SIZE - 3)
+        ax.set_title(f"{approximation_gap[i]:.2f} + {amortization_gap[i]:.2f}")
         ax.set_aspect("equal")
-        ax.tick_params(labelsize=plots.LABEL_SIZE - 6)
+        ax.set_xticks([])  # each panel is a window of its own: its coordinates are not compared
+        ax.set_yticks([])
         inset = ax.inset_axes([0.0, 0.74, 0.26, 0.26])
         inset.imshow(images[i, :, :, 0], cmap="gray_r", vmin=0.0, vmax=1.0)
         inset.set_xticks([])
@@ -448,7 +447,7 @@ handles = [
     Line2D([], [], color="tab:orange", label="encoder's $q_\\phi(z \\mid x)$"),
     Line2D([], [], color="tab:blue", linestyle="dashed", label="best Gaussian $q^*$"),
 ]
-fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=plots.LABEL_SIZE - 2, frameon=False)
+fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False)
 fig.tight_layout(rect=(0, 0.04, 1, 1))
 plt.show()
 

@@ -288,7 +288,8 @@ for name in ("mixture", "vamp"):
 # ```bash
 # python -m vae_lib train --out results/latent50-mixture --binarization dynamic \
 #     --latent-dim 50 --filters 64,128 --batch-size 128 --learning-rate 2e-3 \
-#     --lr-half-life 13.5 --epochs 54 --kl monte_carlo --prior mixture --seed 0
+#     --lr-half-life 13.5 --epochs 54 --kl monte_carlo --prior mixture \
+#     --precision mixed_bfloat16 --seed 0
 # python -m vae_lib evaluate results/latent50-mixture --iw-images 1000   # 1,000 test images
 # python -m vae_lib evaluate results/latent50-mixture --iw-images 10000  # then all of them
 # ```
