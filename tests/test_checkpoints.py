@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -137,26 +138,55 @@ def test_a_damaged_latest_checkpoint_is_named_and_the_older_one_loaded_on_fallba
     assert warning.endswith("; falling back to epoch-1\n")
 
 
+def fail_writing_the_data(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The disk fills as the saver writes a checkpoint's data and index: files left, listed nowhere."""
+    write = tf.train.Checkpoint._write
+
+    def write_then_fail(self: tf.train.Checkpoint, prefix: str, **options: object) -> None:
+        # Without the manager's options: their callback would list these files as a complete checkpoint.
+        write(self, prefix)
+        raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+
+    monkeypatch.setattr(tf.train.Checkpoint, "_write", write_then_fail)
+    return "No space left on device"
+
+
+def fail_writing_the_list(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The data and index are written whole, then the disk fills as the manager writes ``checkpoint``,
+    the list that would make them count.
+    """
+
+    def no_space(*args: object, **kwargs: object) -> None:
+        raise tf.errors.ResourceExhaustedError(None, None, "checkpoint; No space left on device")
+
+    monkeypatch.setattr(file_io, "atomic_write_string_to_file", no_space)
+    return "checkpoint; No space left on device"
+
+
+# The two points where a full disk stops a checkpoint, each a failure of its own: inside the saver
+# (before any callback runs) and inside the manager's callback that lists the written files.
+# Each installs its fault and returns TensorFlow's message; test_bad_inputs.py drives one through
+# the command line.
+FULL_DISK = {"writing the data": fail_writing_the_data, "writing the list": fail_writing_the_list}
+
+
+@pytest.mark.parametrize("fault", FULL_DISK)
 def test_a_full_disk_while_checkpointing_keeps_the_last_complete_checkpoint(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     model, optimizer = trained()
     run = RunFolder(tmp_path)
     run.save_checkpoint(1, model, optimizer, history(1))
     before = {p.name: p.read_bytes() for p in run.checkpoints.iterdir()}
-
-    def no_space(*args: object, **kwargs: object) -> None:  # the disk fills once the data is written
-        raise tf.errors.ResourceExhaustedError(None, None, "checkpoint; No space left on device")
-
-    monkeypatch.setattr(file_io, "atomic_write_string_to_file", no_space)
+    reason = FULL_DISK[fault](monkeypatch)
     message = (
-        f"could not write checkpoint {run.checkpoints}/epoch-2: checkpoint; No space left on device; "
+        f"could not write checkpoint {run.checkpoints}/epoch-2: {reason}; "
         f"the previous checkpoint {run.checkpoints}/epoch-1 is intact"
     )
-    with pytest.raises(RunFolderError, match=message):
+    with pytest.raises(RunFolderError, match=re.escape(message)):
         run.save_checkpoint(2, model, optimizer, history(2))
     monkeypatch.undo()
-    assert {p.name: p.read_bytes() for p in run.checkpoints.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in run.checkpoints.iterdir()} == before  # nothing of epoch 2 left
     assert run.restore(model, optimizer) == history(1)
 
 

@@ -160,3 +160,34 @@ def test_killed_run_continues_with_the_same_command_to_the_same_history(
     assert [{k: v for k, v in r.items() if k != drop} for r in resumed] == [
         {k: v for k, v in r.items() if k != drop} for r in whole
     ]
+
+
+def test_ctrl_c_in_training_says_how_to_continue_and_the_same_command_does(
+    tmp_path: Path, idx_folder: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the command line adds to a resume: status 130, its advice, and that the advice holds.
+
+    That a resumed run reaches the same numbers as one never stopped is above (a killed
+    process); that a killed process's lock blocks nothing, in test_bad_inputs.py.
+    """
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), "--epochs", "2", "--batch-size", "25", "--precision", "float32"]
+    argv += ["--data-dir", str(idx_folder), "--quiet"]
+    write_history = RunFolder.write_history
+
+    def write_then_stop(self: RunFolder, history: list[dict]) -> None:  # Ctrl-C once epoch 1 is saved
+        write_history(self, history)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunFolder, "write_history", write_then_stop)
+    assert main(argv) == 130
+    advice = "interrupted: run the same command again to continue from the last finished epoch"
+    assert capsys.readouterr().err.strip().endswith(advice)
+    monkeypatch.undo()
+    stopped = RunFolder(out).read_history()
+    assert len(stopped) == 1 and not (out / "metrics.json").exists()
+    assert main(argv) == 0
+    resumed = RunFolder(out).read_history()
+    # Epoch 1 as it was, its time included: continued from its checkpoint, not trained again.
+    assert [row["epoch"] for row in resumed] == [1, 2] and resumed[0] == stopped[0]
+    assert RunFolder(out).read_metrics().epochs == 2

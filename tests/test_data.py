@@ -3,15 +3,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import write_idx, write_md5sums
 
 from vae_lib import data, streams
 from vae_lib.config import TrainConfig
 from vae_lib.data import (
+    FILES,
     VALIDATION_SIZE,
     DataError,
     LabelledImages,
@@ -121,6 +124,136 @@ def test_folder_loads_like_any_idx_data_set(idx_folder: Path, mnist: LabelledIma
     loaded = load_dataset(data_dir=idx_folder)
     np.testing.assert_array_equal(loaded.train_images, mnist.train_images[:100])
     np.testing.assert_array_equal(loaded.test_labels, mnist.test_labels[:50])
+
+
+def rewrite(key: str, array: np.ndarray) -> Callable[[Path], None]:
+    """Damage: the file ``key`` holds ``array``, and MD5SUMS says so."""
+
+    def damage(folder: Path) -> None:
+        write_idx(folder / FILES[key], array)
+        write_md5sums(folder)
+
+    return damage
+
+
+def repack(key: str, change: Callable[[bytes], bytes], listed: bool = True) -> Callable[[Path], None]:
+    """Damage: the gz file ``key``'s bytes changed; MD5SUMS updated if ``listed``."""
+
+    def damage(folder: Path) -> None:
+        path = folder / FILES[key]
+        path.write_bytes(change(path.read_bytes()))
+        if listed:
+            write_md5sums(folder)
+
+    return damage
+
+
+def replace_by_folder(folder: Path) -> None:
+    (folder / FILES["test_images"]).unlink()
+    (folder / FILES["test_images"]).mkdir()
+
+
+def edit_md5sums(change: Callable[[list[str]], list[str]]) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        sums = folder / "MD5SUMS"
+        sums.write_text("\n".join(change(sums.read_text().splitlines())) + "\n")
+
+    return damage
+
+
+def flip_middle_byte(packed: bytes) -> bytes:
+    middle = len(packed) // 2
+    return packed[:middle] + bytes([packed[middle] ^ 0xFF]) + packed[middle + 1 :]
+
+
+# Each damage to a folder of IDX files (conftest.idx_folder), and the words (one or more parts)
+# the loader's DataError names it in, ``{data}`` standing for the folder. test_bad_inputs.py takes
+# one of them through the command line.
+DAMAGED_DATA = {
+    "missing file": (
+        lambda f: (f / FILES["test_labels"]).unlink(),
+        "missing data file {data}/t10k-labels-idx1-ubyte.gz",
+    ),
+    "a folder for a file": (
+        replace_by_folder,
+        "t10k-images-idx3-ubyte.gz: Is a directory",
+    ),
+    "MD5SUMS line malformed": (
+        edit_md5sums(lambda lines: [*lines, "d41d8cd9 train-images"]),
+        "MD5SUMS line 5 is not an md5 and a file name, as md5sum writes: 'd41d8cd9 train-images'",
+    ),
+    "MD5SUMS lacks a file": (
+        edit_md5sums(lambda lines: lines[:-1]),
+        "MD5SUMS lists no md5 for t10k-labels-idx1-ubyte.gz",
+    ),
+    "md5 not MD5SUMS's": (
+        repack("train_images", lambda b: b[:-10], listed=False),
+        (
+            "train-images-idx3-ubyte.gz has md5 ",
+            "(MD5SUMS): the file is corrupt, or MD5SUMS is out of date",
+        ),
+    ),
+    "damaged byte in a gz file": (
+        repack("train_images", flip_middle_byte),
+        "train-images-idx3-ubyte.gz is not a readable gzip file",
+    ),
+    "gz file cut short": (
+        repack("train_images", lambda b: b[: len(b) // 2]),
+        "train-images-idx3-ubyte.gz is not a readable gzip file",
+    ),
+    "not gzip": (
+        repack("train_labels", lambda b: b"labels"),
+        "train-labels-idx1-ubyte.gz is not a readable gzip file",
+    ),
+    "IDX content cut short": (
+        repack("train_images", lambda b: gzip.compress(gzip.decompress(b)[:-100])),
+        "train-images-idx3-ubyte.gz holds 78300 values, expected 78400",
+    ),
+    "wrong IDX rank": (
+        rewrite("train_labels", np.zeros((100, 1, 1), np.uint8)),
+        "train-labels-idx1-ubyte.gz has IDX magic 0x00000803, expected 0x00000801",
+    ),
+    "images not 28×28": (
+        rewrite("test_images", np.zeros((50, 28, 27), np.uint8)),
+        "test images have shape (50, 28, 27), expected (N, 28, 28)",
+    ),
+    "fewer labels than images": (
+        rewrite("test_labels", np.zeros(49, np.uint8)),
+        "test labels have shape (49,), expected (50,)",
+    ),
+    "no training images": (
+        lambda f: (
+            rewrite("train_images", np.zeros((0, 28, 28)))(f),
+            rewrite("train_labels", np.zeros(0))(f),
+        ),
+        "the train set holds no images",
+    ),
+    "IDX files of another data set, no MD5SUMS": (
+        lambda f: (f / "MD5SUMS").unlink(),
+        (
+            "train-images-idx3-ubyte.gz is a well-formed IDX file, but not MNIST's: "
+            "the md5 of its content is ",
+            "list its files' md5s in {data}/MD5SUMS (md5sum *.gz > MD5SUMS)",
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_DATA)
+def test_damaged_data_folder_is_refused_by_name(idx_folder: Path, case: str) -> None:
+    damage, message = DAMAGED_DATA[case]
+    damage(idx_folder)
+    with pytest.raises(DataError) as refused:
+        load_dataset(data_dir=idx_folder)
+    for part in (message,) if isinstance(message, str) else message:
+        assert part.replace("{data}", str(idx_folder)) in str(refused.value)
+
+
+def test_idx_files_of_no_known_data_set_are_refused_as_the_one_asked_for(idx_folder: Path) -> None:
+    (idx_folder / "MD5SUMS").unlink()
+    message = r"train-images-idx3-ubyte.gz is a well-formed IDX file, but not Fashion-MNIST's"
+    with pytest.raises(DataError, match=message):
+        load_dataset("fashion_mnist", idx_folder)
 
 
 def test_environment_variable_names_the_folder(idx_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:

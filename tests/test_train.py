@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from vae_lib import streams
+from vae_lib import checkpoints, streams
 from vae_lib.config import TrainConfig
 from vae_lib.data import LabelledImages, binarize_static
 from vae_lib.evaluate import evaluate
@@ -130,6 +131,23 @@ def test_interrupted_run_resumes_to_the_same_history(
     assert numbers(resumed.history) == numbers(trained.history)
     assert numbers(RunFolder(tmp_path).read_history()) == numbers(trained.history)
     for a, b in zip(trained.model.get_weights(), resumed.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_damaged_latest_checkpoint_is_trained_again_from_the_older_one(
+    reference: tuple, small_mnist: LabelledImages, tmp_path: Path
+) -> None:
+    # RunFolder.restore's fallback and its warning are in test_checkpoints.py; here the run goes on from it.
+    out, trained = reference
+    run = Path(shutil.copytree(out, tmp_path / "run"))
+    damaged = run / "checkpoints" / f"epoch-3{checkpoints.DATA}"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    resumed = train(QUICK, run, small_mnist, progress=False)
+    assert resumed.epochs_run == 1  # epoch 3 again, from epoch 2's checkpoint
+    assert numbers(resumed.history) == numbers(trained.history)
+    _, loaded, history = RunFolder(run).load()  # epoch 3's checkpoint, written anew, loads
+    assert numbers(history) == numbers(trained.history)
+    for a, b in zip(trained.model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
