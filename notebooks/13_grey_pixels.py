@@ -350,13 +350,16 @@ def cross_entropy_model() -> CVAE:
 
 
 def normalizer_nats(model: CVAE, images: np.ndarray) -> np.ndarray:
-    """Σ over pixels of log C(λ) at the decoder's logits for one posterior sample per image, nats [N]."""
+    """Σ over pixels of log C(λ) at the decoder's logits for one posterior sample per image, nats [N].
+
+    Image i's sample is drawn from (0, EVALUATION, i), as in evaluation, whatever the batching.
+    """
     totals = []
     for start in range(0, len(images), 500):
         x = images[start : start + 500]
         mean, logvar = model.encode(x)
-        seed = streams.tf_seed(0, streams.Stream.EVALUATION, start)
-        logits = model.decode(model.reparameterize(mean, logvar, seed))
+        seeds = streams.image_seeds(0, streams.Stream.EVALUATION, tf.range(start, start + len(x)))
+        logits = model.decode(model.reparameterize(mean, logvar, seeds))
         totals.append(tf.reduce_sum(continuous_bernoulli_log_normalizer(logits), axis=[1, 2, 3]).numpy())
     return np.concatenate(totals)
 
