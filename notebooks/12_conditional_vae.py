@@ -96,8 +96,8 @@ show_source(CVAE.encode, CVAE.decode)
 # (`family_run`): one with a two-dimensional code, whose whole style space we can draw, and
 # one with sixteen dimensions, room for more style. The unconditional VAE to compare them
 # with is the two-dimensional one of [chapter 9](09_autoencoder_vs_vae.ipynb), the same
-# run (`"ch09-vae"`), loaded from its folder if [chapter 9](09_autoencoder_vs_vae.ipynb) has trained it here. Each takes
-# a few minutes to train on two CPU cores; a finished run is loaded instead.
+# run (`"ch09-vae"`), loaded from its folder if [chapter 9](09_autoencoder_vs_vae.ipynb) has trained it here. Each trains for
+# its ten epochs in the run folder printed below; a finished run is loaded instead.
 
 # %% tags=["nbval-ignore-output"]
 QUICK = os.environ.get(QUICK_ENV) == "1"
@@ -419,9 +419,9 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH, 3.4))
 for offset, (name, values) in zip((-0.2, 0.2), per_label.items(), strict=True):
     left.bar(digits + offset, values, width=0.4, label=name.removesuffix(": samples"))
 left.set_ylabel("label agreement", fontsize=plots.LABEL_SIZE)
-left.set_ylim(0, 1.25)  # room above the bars for the legend
+left.set_ylim(0, 1.5)  # room above the bars for the legend
 left.set_yticks(np.linspace(0, 1, 6))
-left.legend(fontsize=plots.LABEL_SIZE - 4, loc="upper center", ncols=2)
+left.legend(loc="upper left")
 right.bar(digits, read_share, color="tab:gray")
 right.axhline(0.1, color="black", linewidth=0.8, linestyle="--")
 right.set_ylabel("share of the samples", fontsize=plots.LABEL_SIZE)
