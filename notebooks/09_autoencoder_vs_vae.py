@@ -163,9 +163,9 @@ def scatter_codes(
     ax.set_ylabel("$z_2$", fontsize=plots.LABEL_SIZE)
 
 
-def side_by_side(width: float = plots.PAGE_WIDTH + 3, height: float = 5.0) -> tuple[Figure, np.ndarray]:
-    """A figure of two panels, left and right."""
-    return plt.subplots(1, 2, figsize=(width, height))
+def side_by_side(height: float = 4.2) -> tuple[Figure, np.ndarray]:
+    """A figure of two panels, left and right, as wide as the page (so its text keeps its size)."""
+    return plt.subplots(1, 2, figsize=(plots.PAGE_WIDTH, height))
 
 
 digits = data.DATASETS["mnist"].class_names
@@ -237,15 +237,15 @@ def show_mosaic(ax: Axes, mosaic: np.ndarray, z1: np.ndarray, z2: np.ndarray, ti
     ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0)
     n = len(z1)
     ticks = np.linspace(0, n - 1, 5).round().astype(int)
-    ax.set_xticks(28 * ticks + 14, [f"{z1[i]:.2f}" for i in ticks], fontsize=plots.LABEL_SIZE - 3)
-    ax.set_yticks(28 * ticks + 14, [f"{z2[::-1][i]:.2f}" for i in ticks], fontsize=plots.LABEL_SIZE - 3)
+    ax.set_xticks(28 * ticks + 14, [f"{z1[i]:.2f}" for i in ticks])
+    ax.set_yticks(28 * ticks + 14, [f"{z2[::-1][i]:.2f}" for i in ticks])
     ax.set_xlabel("$z_1$", fontsize=plots.LABEL_SIZE)
     ax.set_ylabel("$z_2$", fontsize=plots.LABEL_SIZE)
     ax.set_title(title, fontsize=plots.LABEL_SIZE)
 
 
 boxes = {name: code_box(codes) for name, codes in train_codes.items()}
-fig, axes = side_by_side(height=6.4)
+fig, axes = side_by_side(height=5.0)
 for ax, (name, model) in zip(axes, models.items(), strict=True):
     z1, z2 = (np.linspace(*boxes[name][:, j], 20) for j in range(2))
     show_mosaic(ax, decode_grid(model, z1, z2), z1, z2, name)
@@ -389,7 +389,7 @@ def two_sigma_contour(gaussian: Gaussian) -> np.ndarray:
     return mean + circle @ np.linalg.cholesky(covariance).T
 
 
-fig, axes = side_by_side(height=5.2)
+fig, axes = side_by_side(height=4.6)
 for ax, name in zip(axes, models, strict=True):
     box = boxes[name]
     extent = (box[0, 0], box[1, 0], box[0, 1], box[1, 1])
@@ -404,7 +404,7 @@ for ax, name in zip(axes, models, strict=True):
     ax.set_title(f"{name}: {holes[name]:.0%} of the box unreached", fontsize=plots.LABEL_SIZE)
     ax.set_xlabel("$z_1$", fontsize=plots.LABEL_SIZE)
     ax.set_ylabel("$z_2$", fontsize=plots.LABEL_SIZE)
-    ax.legend(loc="upper right", fontsize=plots.LABEL_SIZE - 3)
+    ax.legend(loc="upper right")
 fig.tight_layout()
 plt.show()
 
@@ -764,7 +764,7 @@ fashion_test_codes = {name: posterior_means(model, fashion_test) for name, model
 fashion_train_codes = {name: posterior_means(model, fashion_train) for name, model in fashion_models.items()}
 
 # %% mystnb={"figure": {"caption": "The VAE's codes \u03bc(x) of the 10,000 test images of MNIST (left) and of Fashion-MNIST (right), each coloured by its classes.", "name": "fig-09-fashion-codes"}} tags=["nbval-ignore-output"]
-fig, axes = side_by_side(width=plots.PAGE_WIDTH + 4)
+fig, axes = side_by_side()
 scatter_codes(fig, axes[0], test_codes["VAE"], test_labels, digits)
 scatter_codes(fig, axes[1], fashion_test_codes["VAE"], fashion.test_labels, clothes)
 axes[0].set_title("VAE, MNIST", fontsize=plots.LABEL_SIZE)
@@ -783,7 +783,7 @@ plt.show()
 
 # %% mystnb={"figure": {"caption": "The VAEs' decoders over a 15 \u00d7 15 grid, evenly spaced in prior probability from the 5 % to the 95 % quantile of each coordinate: MNIST (left) and Fashion-MNIST (right).", "name": "fig-09-fashion-manifolds"}} tags=["nbval-ignore-output"]
 quantiles = plots.normal_quantiles(15)
-fig, axes = side_by_side(height=6.4)
+fig, axes = side_by_side(height=5.0)
 show_mosaic(axes[0], plots.latent_manifold(vae.model, 15), quantiles, quantiles, "VAE, MNIST")
 show_mosaic(axes[1], plots.latent_manifold(fashion_vae.model, 15), quantiles, quantiles, "VAE, Fashion-MNIST")
 fig.tight_layout()
