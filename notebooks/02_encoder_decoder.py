@@ -141,7 +141,10 @@ plt.show()
 show_source(model.build_encoder, model.build_decoder)
 
 # %% [markdown]
-# `model.CVAE` holds one of each and adds the operations that connect them: `encode`
+# Every hidden layer applies the tutorial's ReLU, $\max(0, a)$; the layers that give the
+# mean and log-variance, and the logits, are linear, since those may be any real number.
+# (`activation="elu"` swaps in the ELU, which [chapter 15](15_ablation.ipynb) measures.)
+# `model.CVAE` holds one of each network and adds the operations that connect them: `encode`
 # (split the encoder output into $\mu$ and $\log\sigma^2$), `reparameterize` (draw $z$,
 # the subject of [chapter 3](03_reparameterization.ipynb)), `decode` and `sample`.
 #

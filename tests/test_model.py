@@ -143,3 +143,18 @@ def test_a_run_builds_the_model_its_config_names() -> None:
     model = model_for(config)
     assert isinstance(model.likelihood, Categorical) and model.classes == 10
     assert model.image_shape == (32, 32, 3) and model_for(TrainConfig()).image_shape == (28, 28, 1)
+
+
+def test_the_hidden_layers_take_the_configured_activation() -> None:
+    def hidden(model: CVAE) -> set[str]:
+        layers = [*model.encoder.layers, *model.decoder.layers]
+        return {layer.activation.__name__ for layer in layers if hasattr(layer, "activation")}
+
+    # The two output layers stay linear (means, log-variances, logits); the others change.
+    assert hidden(model_for(TrainConfig())) == {"relu", "linear"}
+    elu = model_for(TrainConfig(activation="elu"))
+    assert hidden(elu) == {"elu", "linear"}
+    x = tf.random.stateless_uniform([4, 28, 28, 1], seed=[0, 1])
+    relu = model_for(TrainConfig())
+    relu.set_weights(elu.get_weights())  # same weights: only the nonlinearity differs
+    assert not np.allclose(relu.encode(x)[0], elu.encode(x)[0])

@@ -30,6 +30,8 @@ PriorChoice = Literal["standard_normal", "mixture", "vamp"]
 # What training maximizes: the ELBO (a VAE), the importance-weighted bound L_k (an IWAE), or
 # log p(x | z = the encoder's mean) alone (an autoencoder).
 Objective = Literal["elbo", "iwae", "autoencoder"]
+# The networks' hidden units: the tutorial's ReLU, or the ELU that Kingma et al. (2016, IAF) used.
+Activation = Literal["relu", "elu"]
 # "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster only where the
 # hardware has bfloat16 units (vae_lib.hardware). A run resolves "auto" to one of the two.
 PrecisionChoice = Literal["auto", "float32", "mixed_bfloat16"]
@@ -131,6 +133,7 @@ class TrainConfig:
     )
     conditional: bool = setting(False, "condition encoder and decoder on the label (a conditional VAE)")
     filters: tuple[int, int] = setting((32, 64), "channels of the two strided convolutions", _two_positive)
+    activation: Activation = setting("relu", "the hidden layers' nonlinearity: relu (the tutorial) or elu")
     precision: PrecisionChoice = setting(
         "auto",
         "auto: mixed_bfloat16 (bfloat16 compute, float32 weights) where the hardware computes bfloat16 "

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from vae_lib import streams
-from vae_lib.config import TrainConfig
+from vae_lib.config import Activation, TrainConfig
 from vae_lib.data import DATASETS, IMAGE_SHAPE
 from vae_lib.likelihoods import LIKELIHOODS, Bernoulli, Likelihood
 from vae_lib.priors import PRIORS, Prior, StandardNormal
@@ -28,14 +28,17 @@ Precision = Literal["float32", "mixed_bfloat16"]
 
 
 def build_encoder(
-    latent_dim: int, filters: tuple[int, int] = (32, 64), input_shape: tuple[int, int, int] = IMAGE_SHAPE
+    latent_dim: int,
+    filters: tuple[int, int] = (32, 64),
+    input_shape: tuple[int, int, int] = IMAGE_SHAPE,
+    activation: Activation = "relu",
 ) -> keras.Sequential:
     """x ``[B, 28, 28, 1]`` (``input_shape``) → ``[B, 2·latent_dim]``: the mean and log-variance of q(z|x)."""
     return keras.Sequential(
         [
             keras.Input(shape=input_shape),
-            keras.layers.Conv2D(filters[0], 3, strides=2, activation="relu"),  # → 13×13
-            keras.layers.Conv2D(filters[1], 3, strides=2, activation="relu"),  # → 6×6
+            keras.layers.Conv2D(filters[0], 3, strides=2, activation=activation),  # → 13×13
+            keras.layers.Conv2D(filters[1], 3, strides=2, activation=activation),  # → 6×6
             keras.layers.Flatten(),
             # Linear: a mean and a log-variance may be any real number.
             keras.layers.Dense(2 * latent_dim),
@@ -49,6 +52,7 @@ def build_decoder(
     filters: tuple[int, int] = (32, 64),
     outputs: int = 1,
     image_size: tuple[int, int] = (28, 28),
+    activation: Activation = "relu",
 ) -> keras.Sequential:
     """z ``[B, code_dim]`` → ``outputs`` numbers per pixel ``[B, 28, 28, outputs]``: p(x|z)'s logits.
 
@@ -58,10 +62,10 @@ def build_decoder(
     return keras.Sequential(
         [
             keras.Input(shape=(code_dim,)),
-            keras.layers.Dense(height * width * filters[0], activation="relu"),
+            keras.layers.Dense(height * width * filters[0], activation=activation),
             keras.layers.Reshape((height, width, filters[0])),
-            keras.layers.Conv2DTranspose(filters[1], 3, strides=2, padding="same", activation="relu"),
-            keras.layers.Conv2DTranspose(filters[0], 3, strides=2, padding="same", activation="relu"),
+            keras.layers.Conv2DTranspose(filters[1], 3, strides=2, padding="same", activation=activation),
+            keras.layers.Conv2DTranspose(filters[0], 3, strides=2, padding="same", activation=activation),
             # Linear: logits; the likelihood applies the sigmoid in a numerically stable way.
             keras.layers.Conv2DTranspose(outputs, 3, strides=1, padding="same"),
         ],
@@ -89,7 +93,7 @@ class CVAE(keras.Model):
     takes and returns float32 tensors, so the loss is always computed in float32.
     ``classes`` > 0 conditions both networks on a label y in ``0..classes-1``.
     ``image_shape`` is (height, width, channels), MNIST's by default; height and width
-    must be multiples of 4 (CIFAR-10's 32×32×3 is).
+    must be multiples of 4 (CIFAR-10's 32×32×3 is). ``activation`` is the hidden layers'.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class CVAE(keras.Model):
         likelihood: Likelihood | None = None,
         classes: int = 0,
         image_shape: tuple[int, int, int] = IMAGE_SHAPE,
+        activation: Activation = "relu",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -118,12 +123,15 @@ class CVAE(keras.Model):
             self.prior.attach(self.encode)
         self.likelihood = likelihood or Bernoulli()
         with compute_precision(precision):
-            self.encoder = build_encoder(latent_dim, self.filters, (height, width, channels + classes))
+            self.encoder = build_encoder(
+                latent_dim, self.filters, (height, width, channels + classes), activation
+            )
             self.decoder = build_decoder(
                 latent_dim + classes,
                 self.filters,
                 channels * self.likelihood.outputs_per_pixel,
                 (height, width),
+                activation,
             )
         # Both networks were built from their Input shapes, so every weight already exists.
         self.built = True
@@ -206,4 +214,5 @@ def model_for(config: TrainConfig, precision: Precision = "float32") -> CVAE:
         likelihood=LIKELIHOODS[config.likelihood](),
         classes=len(dataset.class_names) if config.conditional else 0,
         image_shape=dataset.image_shape,
+        activation=config.activation,
     )

@@ -19,16 +19,21 @@ fi
 
 # chapter 8's wide-lr2e-3 in 10 epochs: the learning rate halves every 3.5 epochs, so that the
 # run ends on a small rate, as the 20-epoch runs (half-life 7) did
-base=(--latent-dim 50 --epochs 10 --batch-size 128 --learning-rate 2e-3 --lr-half-life 3.5
-      --binarization dynamic --filters 64,128 --validation --seed 0)
+base=(--latent-dim 50 --epochs 10 --batch-size 128 --learning-rate 2e-3
+      --binarization dynamic --validation --seed 0)
+recipe="--filters 64,128 --lr-half-life 3.5"  # what the rows below keep unless they change it
 declare -A change=(
-    [base]="--kl analytic"
-    [monte-carlo-kl]="--kl monte_carlo"
-    [warmup]="--kl analytic --kl-warmup 3"
-    [mixture]="--kl monte_carlo --prior mixture"
-    [vamp]="--kl monte_carlo --prior vamp"
+    [base]="$recipe --kl analytic"
+    [monte-carlo-kl]="$recipe --kl monte_carlo"
+    [warmup]="$recipe --kl analytic --kl-warmup 3"
+    [mixture]="$recipe --kl monte_carlo --prior mixture"
+    [vamp]="$recipe --kl monte_carlo --prior vamp"
+    [iwae]="$recipe --objective iwae --iwae-samples 5"
+    [constant-lr]="--filters 64,128 --kl analytic"
+    [narrow]="--filters 32,64 --lr-half-life 3.5 --kl analytic"
+    [elu]="$recipe --kl analytic --activation elu"
 )
-order=(base monte-carlo-kl mixture vamp warmup)
+order=(base monte-carlo-kl mixture vamp warmup iwae constant-lr narrow elu)
 
 for name in "${@:-${order[@]}}"; do
     if [[ -z "${change[$name]+set}" ]]; then
