@@ -313,6 +313,9 @@ for name in ("mixture", "vamp"):
 # stretched by its costlier step, starts below and stays above from minute
 # {glue:text}`ch15_vamp_ahead_from:.1f` on. More epochs of the base recipe do not make
 # up the difference.
+# (The IWAE's line is its ELBO, which it does not train for, at a step that costs
+# {glue:text}`ch15_cost_iwae:.2f` times the base step; its $\mathcal{L}_{100}$ is in
+# {numref}`tab-15-ablation`.)
 # [Chapter 8](08_papers.ipynb)'s run of the same recipe with twice the epochs
 # (`wide-lr2e-3`, {glue:text}`ch15_chapter8_epochs` epochs, learning rate halving every 7)
 # reached a validation ELBO of {glue:text}`ch15_chapter8_elbo:.2f`, still below what
