@@ -289,7 +289,6 @@ def plot_plane(ax: plt.Axes, points: dict[float, Measured], no_rate_distortion: 
             (point.distortion, point.rate),
             textcoords="offset points",
             xytext=(8, 6),
-            fontsize=plots.LABEL_SIZE - 3,
         )
     ax.plot(distortions, rates, "o-", color="tab:blue", zorder=3)
     ax.plot([no_rate_distortion], [0.0], "s", color="black", zorder=3)
@@ -299,7 +298,6 @@ def plot_plane(ax: plt.Axes, points: dict[float, Measured], no_rate_distortion: 
         textcoords="offset points",
         xytext=(-8, 8),
         ha="right",
-        fontsize=plots.LABEL_SIZE - 2,
     )
     ax.set_xlim(0.0, no_rate_distortion * 1.05)
     ax.set_ylim(-1.0, top)
@@ -742,12 +740,13 @@ plt.show()
 # the traversals, and the weak ones carry little class; but the class of a digit is spread
 # over several units, each of which also varies within the classes, at every $\beta$.
 #
-# The part of the claim that holds is the factorization: the active units' posterior
-# means are less correlated at larger $\beta$, though not steadily, on average
-# {glue:text}`ch11_correlation_low:.3f` in absolute value at $\beta =$
+# The part of the claim that holds best is the factorization, and only over part of the
+# sweep: the active units' posterior means are on average
+# {glue:text}`ch11_correlation_low:.3f` correlated in absolute value at $\beta =$
 # {glue:text}`ch11_beta_low:g` and {glue:text}`ch11_correlation_least:.3f` at
-# $\beta =$ {glue:text}`ch11_correlation_least_beta` (the least), with
-# {glue:text}`ch11_correlation_high:.3f` at $\beta =$ {glue:text}`ch11_beta_high:g`. But
+# $\beta =$ {glue:text}`ch11_correlation_least_beta` (the least), but
+# {glue:text}`ch11_correlation_high:.3f` at $\beta =$ {glue:text}`ch11_beta_high:g`,
+# whose fewer active units are correlated again ({numref}`tab-11-disentangled`). But
 # uncorrelated units are not units that each stand for one factor: a rotation of the
 # code can make correlated units uncorrelated without lining them up with anything.
 #
@@ -762,8 +761,8 @@ plt.show()
 # random seeds and hyperparameters mattered more for the disentanglement scores than the
 # choice of model, $\beta$-VAE among them. On MNIST, where the factors are not even
 # defined, apart from the class, our figures are consistent with this: $\beta$ moves the
-# model along the rate–distortion curve and makes the code's units less correlated, and
-# what a unit means comes out of the model, not out of $\beta$. We trained one seed per
+# model along the rate–distortion curve, changes how correlated the code's units are
+# without making them steadily less so, and what a unit means comes out of the model, not out of $\beta$. We trained one seed per
 # $\beta$, so we cannot say how much another seed would change {numref}`tab-11-disentangled`.
 
 # %% [markdown]
@@ -786,7 +785,8 @@ plt.show()
 #   rate set by $\lambda$.
 # * Traversals showed no unit standing for one factor at either end of the sweep: at small
 #   $\beta$ units change several aspects of style at once, at large $\beta$ they change
-#   class and style together. Larger $\beta$ did make the units less correlated. Without
+#   class and style together. Larger $\beta$ made the units less correlated only up to a
+#   point ({numref}`tab-11-disentangled`). Without
 #   supervision, which code is the disentangled one is not identifiable
 #   {cite}`locatello2019`.
 #
