@@ -30,7 +30,7 @@ PriorChoice = Literal["standard_normal", "mixture", "vamp"]
 # What training maximizes: the ELBO (a VAE), the importance-weighted bound L_k (an IWAE), or
 # log p(x | z = the encoder's mean) alone (an autoencoder).
 Objective = Literal["elbo", "iwae", "autoencoder"]
-# The networks' hidden units: the tutorial's ReLU, or the ELU that Kingma et al. (2016, IAF) used.
+# The networks' hidden units: the tutorial's ReLU, or the ELU of Clevert et al. (2016).
 Activation = Literal["relu", "elu"]
 # "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: faster only where the
 # hardware has bfloat16 units (vae_lib.hardware). A run resolves "auto" to one of the two.
